@@ -1,0 +1,21 @@
+"""The one exception type the CLI turns into a clean one-line error."""
+
+from __future__ import annotations
+
+
+class GanzooError(Exception):
+    """A problem with the user's input or environment: the message says what and how to fix it.
+
+    The CLI prints it as a single line and exits with status 2 (``--debug`` shows the traceback).
+    """
+
+
+class UnknownComponentError(GanzooError, KeyError):
+    """A name that no plugin provides (arch, loss, dataset, ...)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class AmbiguousNameError(GanzooError):
+    """A short name provided by more than one plugin."""

@@ -1,0 +1,134 @@
+"""Every extension point of ganzoo: the one page a plugin author needs.
+
+A plugin is a module (or any object) with functions marked ``@ganzoo.hookimpl`` whose names
+match the specs below. Hooks use the *callback* style: ganzoo hands each plugin a
+``register`` function and the plugin calls it once per component it provides. ganzoo calls
+the plugins one at a time, so every component is recorded under the plugin that made it
+(its full name is ``plugin:name``, e.g. ``ganzoo:dcgan``).
+
+Third-party plugins are found through the ``ganzoo`` entry-point group::
+
+    [project.entry-points.ganzoo]
+    acme = "ganzoo_acme"
+
+Built-in components (``ganzoo/zoo/``) are registered through these same hooks.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("ganzoo")
+
+# -------------------------------------------------------------------------
+# Models
+# -------------------------------------------------------------------------
+
+
+@hookspec
+def register_architectures(register):
+    """Register generator and/or discriminator architectures.
+
+    :param register: ``register(name, *, generator=None, discriminator=None,
+        description="", paper="", replaces=None)``. ``generator`` and ``discriminator`` are
+        ``torch.nn.Module`` subclasses built as ``cls(config)``, each with a class attribute
+        ``config_class``: a dataclass deriving from :class:`ganzoo.config.GeneratorConfig` or
+        :class:`ganzoo.config.DiscriminatorConfig`. A generator's ``forward(z, labels=None)``
+        maps ``[N, nz]`` latents to ``[N, C, H, W]`` images in ``[-1, 1]``; a discriminator's
+        ``forward(x, labels=None)`` returns one raw logit (critic score) per image, ``[N]``.
+        An architecture may provide only one side (a discriminator-only plugin is fine).
+        ``replaces="ganzoo:dcgan"`` declares, explicitly, that the short name should resolve
+        to this plugin's component instead of the named one.
+
+    Example::
+
+        @ganzoo.hookimpl
+        def register_architectures(register):
+            register("acme-gan", generator=AcmeG, discriminator=AcmeD,
+                     description="A toy GAN", paper="https://arxiv.org/abs/...")
+    """
+
+
+# -------------------------------------------------------------------------
+# Objectives
+# -------------------------------------------------------------------------
+
+
+@hookspec
+def register_losses(register):
+    """Register adversarial losses.
+
+    :param register: ``register(name, *, d_loss, g_loss, description="", paper="",
+        uses_real_in_g=False, replaces=None)``. ``d_loss(real_logits, fake_logits)`` and
+        ``g_loss(fake_logits, real_logits)`` receive the discriminator's raw outputs
+        (``[N]`` float tensors) and return a scalar to minimise. ``real_logits`` is ``None``
+        in ``g_loss`` unless ``uses_real_in_g=True`` (relativistic losses), so the training
+        core only runs D on reals for the G step when a loss asks for it.
+
+    Example::
+
+        @ganzoo.hookimpl
+        def register_losses(register):
+            register("softplus-ns",
+                     d_loss=lambda r, f: (F.softplus(-r) + F.softplus(f)).mean(),
+                     g_loss=lambda f, r: F.softplus(-f).mean(),
+                     description="non-saturating logistic loss")
+    """
+
+
+@hookspec
+def register_regularizers(register):
+    """Register discriminator regularizers (R1, gradient penalty, drift, ...).
+
+    :param register: ``register(name, *, fn, weight=1.0, interval=1, description="",
+        paper="", replaces=None)``. ``fn(D, real, fake, labels)`` returns an unweighted scalar
+        penalty; ``real`` and ``fake`` are image batches (``fake`` detached). The training
+        core adds ``weight * interval * fn(...)`` to the D loss every ``interval`` D steps
+        (lazy regularization).
+    """
+
+
+# -------------------------------------------------------------------------
+# Data
+# -------------------------------------------------------------------------
+
+
+@hookspec
+def register_datasets(register):
+    """Register named datasets usable as ``train.dataset`` or ``--data NAME``.
+
+    :param register: ``register(name, *, load, description="", replaces=None)``.
+        ``load(resolution)`` returns a :class:`ganzoo.data.ImageData` (uint8 images
+        ``[N, C, resolution, resolution]`` and optional int64 labels), or raises
+        :class:`ganzoo.errors.GanzooError` saying how to obtain the data.
+    """
+
+
+# -------------------------------------------------------------------------
+# Recipes
+# -------------------------------------------------------------------------
+
+
+@hookspec
+def register_recipes(register):
+    """Register training recipes (the rows of the zoo).
+
+    :param register: ``register(name, recipe)`` where ``recipe`` is a mapping shaped like an
+        entry of ``registry.yaml``: ``description``, ``paper``, ``generator: {arch, ...}``,
+        ``discriminator: {arch, ...}``, ``loss``, ``regularizers``, ``train: {...}``.
+        Recipes are validated when used, with the recipe's name in every error.
+    """
+
+
+# -------------------------------------------------------------------------
+# Command line
+# -------------------------------------------------------------------------
+
+
+@hookspec
+def register_commands(app):
+    """Add commands to the ``ganzoo`` command line.
+
+    :param app: the :class:`typer.Typer` application; decorate functions with
+        ``@app.command()`` to add subcommands.
+    """

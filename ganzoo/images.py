@@ -1,0 +1,39 @@
+"""Turning generator output into pictures: grids and PNG files (numpy + Pillow only)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """[-1, 1] float NCHW -> uint8 NHWC, the same rounding the ONNX uint8 export bakes in."""
+    x = (np.asarray(images, dtype=np.float32) + 1.0) * 127.5
+    return np.clip(np.floor(x + 0.5), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
+
+
+def make_grid(images_nhwc: np.ndarray, nrow: int | None = None, pad: int = 2) -> np.ndarray:
+    """Tile uint8 NHWC images into one HWC image with ``pad`` pixels of border."""
+    n, h, w, c = images_nhwc.shape
+    nrow = nrow or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / nrow)
+    grid = np.zeros((rows * (h + pad) + pad, nrow * (w + pad) + pad, c), dtype=np.uint8)
+    for i, img in enumerate(images_nhwc):
+        r, col = divmod(i, nrow)
+        y, x = pad + r * (h + pad), pad + col * (w + pad)
+        grid[y:y + h, x:x + w] = img
+    return grid
+
+
+def save_grid(images: np.ndarray, path: Path, nrow: int | None = None,
+              layout: str = "NCHW") -> Path:
+    """Save generator output (float NCHW in [-1, 1], or uint8 NHWC) as a PNG grid."""
+    nhwc = to_uint8(images) if layout == "NCHW" else np.asarray(images, dtype=np.uint8)
+    grid = make_grid(nhwc, nrow)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).save(path)
+    return path

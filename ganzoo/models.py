@@ -1,0 +1,87 @@
+"""Building generators and discriminators from names and configs."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from torch import nn
+
+from ganzoo.config import DiscriminatorConfig, GeneratorConfig, ResolvedRecipe, build_dataclass
+from ganzoo.errors import GanzooError
+
+
+def _build(side: str, arch: str, config: Any, registry: Any) -> nn.Module:
+    if registry is None:
+        from ganzoo.plugins import get_registry
+
+        registry = get_registry()
+    component = registry.resolve("architecture", arch)
+    cls = getattr(component.value, side)
+    if cls is None:
+        raise GanzooError(f"architecture '{component.full_name}' has no {side}")
+    if isinstance(config, dict):
+        config = build_dataclass(cls.config_class, config, f"{component.full_name} {side}")
+    return cls(config)
+
+
+def create_generator(arch: str, config: GeneratorConfig | dict[str, Any] | None = None,
+                     registry: Any = None) -> nn.Module:
+    """A generator by architecture name (short or full) and config (dataclass or mapping)."""
+    return _build("generator", arch, config or {}, registry)
+
+
+def create_discriminator(arch: str, config: DiscriminatorConfig | dict[str, Any] | None = None,
+                         registry: Any = None) -> nn.Module:
+    """A discriminator by architecture name (short or full) and config."""
+    return _build("discriminator", arch, config or {}, registry)
+
+
+def with_data_shape(recipe: ResolvedRecipe, channels: int, num_classes: int) -> ResolvedRecipe:
+    """The recipe with the derived model fields set from the data and ``train.resolution``."""
+    derived = {"resolution": recipe.train.resolution, "channels": channels,
+               "num_classes": num_classes if recipe.train.conditional else 0}
+    return dataclasses.replace(
+        recipe,
+        generator=dataclasses.replace(recipe.generator, **derived),
+        discriminator=dataclasses.replace(recipe.discriminator, **derived),
+    )
+
+
+def build_pair(recipe: ResolvedRecipe, registry: Any = None) -> tuple[nn.Module, nn.Module]:
+    return (create_generator(recipe.generator_arch, recipe.generator, registry),
+            create_discriminator(recipe.discriminator_arch, recipe.discriminator, registry))
+
+
+def recipe_from_config(config: dict[str, Any], registry: Any = None) -> ResolvedRecipe:
+    """The resolved recipe a run's ``config.json`` describes, with its data shape applied."""
+    from ganzoo.config import resolve_spec
+    from ganzoo.plugins import get_registry
+
+    spec = {k: v for k, v in config["recipe"].items() if k != "name"}
+    recipe = resolve_spec(config["recipe"].get("name", "run"), spec, registry or get_registry())
+    data = config.get("data", {})
+    return with_data_shape(recipe, int(data.get("channels", 1)), int(data.get("num_classes", 0)))
+
+
+def load_generator(run_dir: Any, checkpoint: Any = None, registry: Any = None,
+                   device: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """The EMA generator of a run (its latest checkpoint unless one is named), in eval mode,
+    and the run's config."""
+    from pathlib import Path
+
+    from ganzoo.train import checkpoint as ckpt
+    from ganzoo.train.run import read_config
+
+    run_dir = Path(run_dir)
+    config = read_config(run_dir)
+    recipe = recipe_from_config(config, registry)
+    if checkpoint is None:
+        path, tensors, meta = ckpt.latest_checkpoint(run_dir)
+    else:
+        path = Path(checkpoint)
+        tensors, meta = ckpt.read_checkpoint(path)
+    G = create_generator(recipe.generator_arch, recipe.generator, registry)
+    ckpt.module_from_tensors("G_ema", G, tensors, str(path))
+    info = {"config": config, "recipe": recipe, "step": int(meta["step"]), "checkpoint": path}
+    return G.to(device).eval().requires_grad_(False), info

@@ -1,0 +1,164 @@
+"""Names -> components: what every plugin registered, and how a name resolves.
+
+Every component has a full name ``plugin:name`` (``ganzoo:dcgan``). A short name works while
+exactly one plugin provides it; if two do, using it is an error naming both — unless one of
+them explicitly declared ``replaces=`` the other. Nothing is ever silently overridden.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ganzoo.errors import AmbiguousNameError, GanzooError, UnknownComponentError
+
+KINDS = ("architecture", "loss", "regularizer", "dataset", "recipe")
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A generator and/or discriminator family (``nn.Module`` classes with ``config_class``)."""
+
+    name: str
+    generator: type | None = None
+    discriminator: type | None = None
+    description: str = ""
+    paper: str = ""
+
+
+@dataclass(frozen=True)
+class Loss:
+    """An adversarial loss on raw discriminator outputs (see ``hookspecs.register_losses``)."""
+
+    name: str
+    d_loss: Callable[..., Any]
+    g_loss: Callable[..., Any]
+    uses_real_in_g: bool = False
+    description: str = ""
+    paper: str = ""
+
+
+@dataclass(frozen=True)
+class Regularizer:
+    """A discriminator penalty run every ``interval`` D steps, weighted by ``weight``."""
+
+    name: str
+    fn: Callable[..., Any]
+    weight: float = 1.0
+    interval: int = 1
+    description: str = ""
+    paper: str = ""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A named dataset: ``load(resolution) -> ganzoo.data.ImageData``."""
+
+    name: str
+    load: Callable[..., Any]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A zoo entry: components, their configs and training defaults, as plain data."""
+
+    name: str
+    spec: Mapping[str, Any]
+    description: str = ""
+    paper: str = ""
+
+
+@dataclass(frozen=True)
+class Component:
+    """One registered thing, with who provided it."""
+
+    kind: str
+    plugin: str
+    distribution: str
+    value: Any
+    replaces: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.value.name
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.plugin}:{self.name}"
+
+    @property
+    def description(self) -> str:
+        return getattr(self.value, "description", "")
+
+
+@dataclass
+class Registry:
+    """All components by kind and full name."""
+
+    _items: dict[str, dict[str, Component]] = field(
+        default_factory=lambda: {kind: {} for kind in KINDS}
+    )
+
+    def add(self, component: Component) -> None:
+        table = self._items[component.kind]
+        if component.full_name in table:
+            raise GanzooError(
+                f"plugin '{component.plugin}' registers the {component.kind} "
+                f"'{component.name}' twice; give each component a distinct name"
+            )
+        table[component.full_name] = component
+
+    def remove_plugin(self, plugin: str) -> None:
+        for table in self._items.values():
+            for full_name in [n for n, c in table.items() if c.plugin == plugin]:
+                del table[full_name]
+
+    def components(self, kind: str, pattern: str = "*") -> list[Component]:
+        """Components of one kind whose short or full name matches a shell-style pattern."""
+        found = [
+            c
+            for c in self._items[kind].values()
+            if fnmatch.fnmatch(c.name, pattern) or fnmatch.fnmatch(c.full_name, pattern)
+        ]
+        return sorted(found, key=lambda c: (c.name, c.full_name))
+
+    def names(self, kind: str) -> list[str]:
+        return sorted({c.name for c in self._items[kind].values()})
+
+    def resolve(self, kind: str, name: str) -> Component:
+        """The component a user's name means; a clear error when it means none or several."""
+        table = self._items[kind]
+        if ":" in name:
+            if name in table:
+                return table[name]
+            raise self._unknown(kind, name)
+        candidates = [c for c in table.values() if c.name == name]
+        replaced = {c.replaces for c in candidates if c.replaces}
+        candidates = [c for c in candidates if c.full_name not in replaced]
+        if len(candidates) == 1:
+            return candidates[0]
+        if not candidates:
+            raise self._unknown(kind, name)
+        providers = ", ".join(
+            f"{c.full_name} (from {c.distribution})" for c in sorted(candidates, key=str)
+        )
+        raise AmbiguousNameError(
+            f"the {kind} name '{name}' is provided by more than one plugin: {providers}; "
+            f"use a full name such as '{candidates[0].full_name}'"
+        )
+
+    def get(self, kind: str, name: str) -> Any:
+        return self.resolve(kind, name).value
+
+    def _unknown(self, kind: str, name: str) -> UnknownComponentError:
+        known = self.names(kind)
+        close = difflib.get_close_matches(name.split(":")[-1], known, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        return UnknownComponentError(
+            f"unknown {kind} '{name}'.{hint} Known {kind}s: {', '.join(known) or '(none)'} "
+            f"(see 'ganzoo zoo list')"
+        )
