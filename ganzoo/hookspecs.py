@@ -40,6 +40,22 @@ def register_architectures(register):
         ``replaces="ganzoo:dcgan"`` declares, explicitly, that the short name should resolve
         to this plugin's component instead of the named one.
 
+    Optional, on the model classes:
+
+    - ``resolutions``: a tuple of the resolutions the model supports; the zoo's tests run a
+      forward pass at each.
+    - ``conditional = True``: the model uses ``labels`` (int64 ``[N]``) when its config's
+      ``num_classes > 0``. A run with ``train.conditional: true`` refuses models without it.
+    - Growing models (progressive growing): ``schedule(images_seen) -> dict`` on the generator
+      (or, if the generator has none, the discriminator) maps the number of real images shown
+      to D so far to a state, e.g. ``{"resolution": 16, "alpha": 0.5}``; before every training
+      step the core passes that state to ``set_progress(state)`` of G, D and the EMA copy of G,
+      whichever define it, and logs it in ``metrics.jsonl`` as ``progress``. The core knows
+      nothing else about it: the schedule must be a pure function of ``images_seen`` (so a
+      resumed run is in the same state), models keep the state they need for ``forward`` in
+      their ``state_dict`` (``get_extra_state``) so a checkpoint alone restores it, and inputs
+      and outputs stay at the full ``resolution`` whatever the stage.
+
     Example::
 
         @ganzoo.hookimpl

@@ -22,6 +22,12 @@ def _build(side: str, arch: str, config: Any, registry: Any) -> nn.Module:
         raise GanzooError(f"architecture '{component.full_name}' has no {side}")
     if isinstance(config, dict):
         config = build_dataclass(cls.config_class, config, f"{component.full_name} {side}")
+    if getattr(config, "num_classes", 0) and not getattr(cls, "conditional", False):
+        raise GanzooError(
+            f"train.conditional is true but the {side} of '{component.full_name}' ignores class "
+            "labels; use a conditional architecture (dcgan-cond, sngan-resnet) or set "
+            "train.conditional=false"
+        )
     return cls(config)
 
 

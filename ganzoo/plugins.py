@@ -40,6 +40,9 @@ ENTRY_POINT_GROUP = "ganzoo"
 BUILTIN_PLUGIN = "ganzoo"
 BUILTIN_MODULES = (
     "ganzoo.zoo.dcgan",
+    "ganzoo.zoo.dcgan_cond",
+    "ganzoo.zoo.sngan",
+    "ganzoo.zoo.progan",
     "ganzoo.zoo.losses",
     "ganzoo.zoo.datasets",
     "ganzoo.zoo.recipes",

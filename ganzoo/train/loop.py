@@ -79,6 +79,8 @@ class Trainer:
         self.step = 0
         self.d_steps = 0
         self.autocast = self._autocast_kwargs(t.precision)
+        self.schedule = _find_schedule(self.G, self.D)
+        self.progress: dict[str, Any] | None = None
 
     def _autocast_kwargs(self, precision: str) -> dict[str, Any]:
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
@@ -92,9 +94,20 @@ class Trainer:
                                 device=self.device) if self.num_classes else None)
         return z, labels
 
+    def advance_schedule(self) -> None:
+        """Growing architectures: the state the schedule gives for the real images shown so far
+        (``d_steps * batch``, restored on resume) goes to every model's ``set_progress``."""
+        if self.schedule is None:
+            return
+        self.progress = dict(self.schedule(self.d_steps * self.recipe.train.batch))
+        for model in (self.G, self.D, self.G_ema):
+            if callable(getattr(type(model), "set_progress", None)):
+                model.set_progress(self.progress)
+
     def train_step(self) -> StepLosses:
         """``n_critic`` D updates, then one G update reusing the last D step's fakes."""
         t, G, D = self.recipe.train, self.G, self.D
+        self.advance_schedule()
         D.requires_grad_(True)
         for i in range(t.n_critic):
             last = i == t.n_critic - 1
@@ -191,9 +204,11 @@ class Trainer:
                     now = time.perf_counter()
                     img_s = (self.step - window_step) * t.batch * t.n_critic / (now - window_start)
                     window_start, window_step = now, self.step
-                    append_metrics(self.run_dir, {"step": self.step, "d_loss": d, "g_loss": g,
-                                                  "img_per_s": round(img_s, 1),
-                                                  "time": round(time.time(), 3)})
+                    record = {"step": self.step, "d_loss": d, "g_loss": g,
+                              "img_per_s": round(img_s, 1), "time": round(time.time(), 3)}
+                    if self.progress is not None:
+                        record["progress"] = self.progress
+                    append_metrics(self.run_dir, record)
                     progress.update(self.step, d, g, img_s)
                 if self.step % t.sample_every == 0 or at_end:
                     self.save_samples()
@@ -206,6 +221,14 @@ class Trainer:
                   f"'ganzoo train --resume {self.run_dir}'")
             raise
         progress.close()
+
+
+def _find_schedule(G: torch.nn.Module, D: torch.nn.Module) -> Any:
+    """The ``schedule(images_seen) -> dict`` of the first of G, D that declares one, else None."""
+    for model in (G, D):
+        if callable(getattr(type(model), "schedule", None)):
+            return model.schedule
+    return None
 
 
 def train(recipe: ResolvedRecipe, data: ImageData, run_dir: Path, device: torch.device,
