@@ -1,0 +1,37 @@
+"""ganzoo-timm: a projected discriminator on timm backbones, as a ganzoo plugin.
+
+Registered through the ``ganzoo`` entry-point group (``timm = "ganzoo_timm"``), exactly like
+any third-party plugin; ganzoo itself never imports this package.
+"""
+
+from __future__ import annotations
+
+import ganzoo
+from ganzoo_timm.projected import PAPER, ProjectedDiscriminator, ProjectedDiscriminatorConfig
+
+__version__ = "0.1.0"
+__all__ = ["ProjectedDiscriminator", "ProjectedDiscriminatorConfig"]
+
+RECIPE = {
+    "description": "DCGAN generator vs a projected discriminator (frozen timm backbone, random "
+                   "projections, multi-scale heads), hinge loss",
+    "paper": PAPER,
+    "generator": {"arch": "ganzoo:dcgan", "nz": 100, "ngf": 64},
+    "discriminator": {"arch": "projected", "backbone": "efficientnet_lite0", "ndf": 64},
+    "loss": "hinge",
+    "train": {"resolution": 32, "batch": 64, "lr": 2.0e-4, "betas": [0.0, 0.99],
+              "steps": 2000},
+}
+
+
+@ganzoo.hookimpl
+def register_architectures(register):
+    register("projected", discriminator=ProjectedDiscriminator,
+             description="projected discriminator: frozen timm feature backbone, random "
+                         "projections, multi-scale heads (discriminator only)",
+             paper=PAPER)
+
+
+@ganzoo.hookimpl
+def register_recipes(register):
+    register("projected", RECIPE)
