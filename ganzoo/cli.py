@@ -51,86 +51,55 @@ def train(
         "--data", "-d", help="Dataset name, image folder, .npz or IDX file "
         "(default: the recipe's, the embedded Fashion-MNIST).")] = None,
     steps: Annotated[int | None, typer.Option(help="Train until this step.")] = None,
-    batch: Annotated[int | None, typer.Option(help="Batch size (train.batch).")] = None,
+    batch: Annotated[int | None, typer.Option(help="Batch size per process.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (train.seed).")] = None,
+    precision: Annotated[str | None, typer.Option(
+        help="auto (bf16 where the CPU/GPU has it), fp32, bf16 or fp16.")] = None,
+    accumulate: Annotated[int | None, typer.Option(
+        help="Split each batch into N parts and accumulate gradients.")] = None,
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="Run folder (default: RUNS_DIR/NAME-DATE-TIME).")] = None,
     runs_dir: Annotated[Path, typer.Option(help="Where new run folders go.")] = Path("runs"),
     resume: Annotated[Path | None, typer.Option(
         help="Continue the run in this folder from its latest checkpoint.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    gpus: Annotated[int, typer.Option(
+        help="Train on this many GPUs (launches torchrun for you).")] = 0,
+    compile_: Annotated[bool, typer.Option("--compile", help="torch.compile G and D.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
     """Train a GAN: `ganzoo train --arch dcgan` trains on the embedded Fashion-MNIST."""
-    from ganzoo.config import resolve_recipe
-    from ganzoo.data import load_data
-    from ganzoo.models import recipe_from_config, with_data_shape
-    from ganzoo.train import train as run_training
-    from ganzoo.train.loop import resolve_device
-    from ganzoo.train.run import new_run_dir, read_config, versions, write_config
+    from ganzoo.train.launch import launch_torchrun, resume_run, start_run
 
-    dev = resolve_device(device)
+    if gpus > 1:
+        argv = [a for a in sys.argv[1:] if not a.startswith("--gpus")]
+        if "--gpus" in sys.argv:  # "--gpus K" form: drop the value too
+            i = sys.argv.index("--gpus")
+            argv = sys.argv[1:i] + sys.argv[i + 2:]
+        raise typer.Exit(launch_torchrun(gpus, argv))
     if resume is not None:
-        config = read_config(resume)
-        if overrides or data or batch or seed is not None:
-            raise GanzooError("--resume continues a run exactly as configured; only --steps and "
-                              "--device may be given with it")
-        if arch != "dcgan" and arch.split(":")[-1] != config["recipe"]["name"].split(":")[-1]:
-            raise GanzooError(f"--resume {resume}: that run trains '{config['recipe']['name']}', "
-                              f"not '{arch}'; drop --arch or start a new run")
-        recipe = recipe_from_config(config)
-        images = load_data(config["data"]["spec"], recipe.train.resolution)
-        _check_data_matches(config, images, resume)
-        target = steps or recipe.train.steps
-        _say(quiet, f"resuming {resume} to step {target} on {dev}")
-        run_training(recipe, images, resume, dev, steps=target, resume=True,
-                     show_progress=not quiet)
-        _say(quiet, f"done: {resume}")
+        given = [name for name, value in (("--set", overrides), ("--data", data),
+                                          ("--batch", batch), ("--seed", seed),
+                                          ("--precision", precision),
+                                          ("--accumulate", accumulate)) if value]
+        if given:
+            raise GanzooError(f"--resume continues a run exactly as configured; drop "
+                              f"{', '.join(given)} (only --steps, --device, --compile may change)")
+        if arch != "dcgan":
+            from ganzoo.train.run import read_config
+
+            trained = read_config(resume)["recipe"]["name"]
+            if arch.split(":")[-1] != trained.split(":")[-1]:
+                raise GanzooError(f"--resume {resume}: that run trains '{trained}', not "
+                                  f"'{arch}'; drop --arch or start a new run")
+        resume_run(resume, steps, device, quiet, compile_)
         return
-
     extra = list(overrides or [])
-    if batch is not None:
-        extra.append(f"train.batch={batch}")
-    if seed is not None:
-        extra.append(f"train.seed={seed}")
-    if steps is not None:
-        extra.append(f"train.steps={steps}")
-    recipe = resolve_recipe(arch, extra)
-    data_spec = data or recipe.train.dataset
-    images = load_data(data_spec, recipe.train.resolution)
-    recipe = with_data_shape(recipe, images.channels, images.num_classes)
-    if recipe.train.conditional and not images.num_classes:
-        raise GanzooError(f"recipe '{recipe.name}' is conditional but {data_spec} has no labels; "
-                          "use a dataset with labels (a folder with one subfolder per class)")
-    run_dir = out or new_run_dir(runs_dir, recipe.name)
-    write_config(run_dir, {
-        "recipe": recipe.to_dict(),
-        "data": {"spec": data_spec if not Path(data_spec).exists()
-                 else str(Path(data_spec).resolve()),
-                 "source": images.source, "count": len(images), "channels": images.channels,
-                 "num_classes": recipe.generator.num_classes, "class_names": images.class_names},
-        "device": str(dev),
-        "versions": versions(),
-    })
-    _say(quiet, f"training {recipe.name} on {images.source} ({len(images)} images, "
-                f"{recipe.train.resolution}px) on {dev} -> {run_dir}")
-    run_training(recipe, images, run_dir, dev, show_progress=not quiet)
-    _say(quiet, f"done: {run_dir}  (samples in {run_dir / 'samples'}; "
-                f"'ganzoo sample {run_dir} -o grid.png')")
-
-
-def _check_data_matches(config: dict, images, run: Path) -> None:
-    want = config.get("data", {})
-    if want.get("channels") not in (None, images.channels) or want.get("count") not in (
-            None, len(images)):
-        raise GanzooError(f"--resume {run}: the data at {want.get('spec')} changed since the run "
-                          f"started ({want.get('count')} images with {want.get('channels')} "
-                          f"channels then, {len(images)} with {images.channels} now)")
-
-
-def _say(quiet: bool, message: str) -> None:
-    if not quiet:
-        typer.echo(message, err=True)
+    for key, value in (("batch", batch), ("seed", seed), ("steps", steps),
+                       ("precision", precision), ("accumulate", accumulate)):
+        if value is not None:
+            extra.append(f"train.{key}={value}")
+    start_run(arch, extra, data, out, runs_dir, device, quiet, compile_)
 
 
 # -- sample ----------------------------------------------------------------------------------

@@ -59,7 +59,8 @@ class TrainConfig:
     dataset: str = "fashion-mnist"
     conditional: bool = False
     seed: int = 0
-    precision: str = "fp32"
+    precision: str = "auto"
+    accumulate: int = 1
     sample_every: int = 500
     checkpoint_every: int = 500
     keep_checkpoints: int = 3
@@ -73,7 +74,7 @@ class TrainConfig:
         if r < 4 or r & (r - 1):
             raise bad("resolution", f"must be a power of two such as 32 or 64, got {r}")
         for key in ("batch", "steps", "n_critic", "sample_every", "checkpoint_every",
-                    "keep_checkpoints", "log_every"):
+                    "keep_checkpoints", "log_every", "accumulate"):
             if getattr(self, key) < 1:
                 raise bad(key, f"must be at least 1, got {getattr(self, key)}")
         for key in ("lr", "lr_d"):
@@ -84,6 +85,9 @@ class TrainConfig:
             raise bad("betas", f"must be two numbers in [0, 1), got {list(self.betas)}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise bad("ema_decay", f"must be in [0, 1), got {self.ema_decay}")
+        if self.batch % self.accumulate:
+            raise bad("accumulate",
+                      f"must divide train.batch ({self.batch}), got {self.accumulate}")
         if self.precision not in PRECISIONS:
             raise bad("precision",
                       f"must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
