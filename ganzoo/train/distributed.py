@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
-import torch.distributed.nn.functional as dist_fn
 from torch import nn
 
 
@@ -72,6 +71,23 @@ def mean_over_processes(values: torch.Tensor, ctx: DistContext) -> torch.Tensor:
     return values
 
 
+class _AllReduceSum(torch.autograd.Function):
+    """Sum over processes, differentiable: every process's output depends on every input,
+    so the gradient is the sum of all processes' output gradients."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        x = x.clone()
+        dist.all_reduce(x)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.clone()
+        dist.all_reduce(grad)
+        return grad
+
+
 class SyncBatchNorm2d(nn.BatchNorm2d):
     """BatchNorm whose training statistics cover the global batch; works with gloo on CPU
     (``torch.nn.SyncBatchNorm`` is GPU-only). Same parameters and buffers as BatchNorm2d."""
@@ -82,7 +98,7 @@ class SyncBatchNorm2d(nn.BatchNorm2d):
         xf = x.float()
         count = torch.tensor([xf.numel() / xf.shape[1]], device=x.device)
         stats = torch.cat([xf.sum(dim=(0, 2, 3)), (xf * xf).sum(dim=(0, 2, 3)), count])
-        stats = dist_fn.all_reduce(stats)
+        stats = _AllReduceSum.apply(stats)
         c = self.num_features
         n = stats[2 * c]
         mean = stats[:c] / n
