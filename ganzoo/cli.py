@@ -9,7 +9,6 @@ import traceback
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from ganzoo.errors import GanzooError
@@ -252,8 +251,6 @@ def plugins_list(
 
 
 def _add_plugin_commands() -> None:
-    if os.environ.get("GANZOO_SKIP_PLUGIN_COMMANDS"):
-        return
     from ganzoo.plugins import get_host
 
     get_host().pm.hook.register_commands(app=app)
@@ -266,16 +263,9 @@ def main(argv: list[str] | None = None) -> None:
         _state["debug"] = True
     try:
         _add_plugin_commands()
-        code = app(args=args, prog_name="ganzoo", standalone_mode=False)
-    except click.exceptions.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        typer.echo("aborted", err=True)
-        sys.exit(130)
+        app(args=args, prog_name="ganzoo")  # exits by itself, except on a GanzooError
     except GanzooError as exc:
         if _state["debug"]:
             traceback.print_exc()
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    sys.exit(code if isinstance(code, int) else 0)
