@@ -112,11 +112,26 @@ def train(
         "device": str(dev),
         "versions": versions(),
     })
-    _say(quiet, f"training {recipe.name} on {images.source} ({len(images)} images, "
+    _say(quiet, f"training {recipe.name} with {_objective(recipe)} "
+                f"on {images.source} ({len(images)} images, "
                 f"{recipe.train.resolution}px) on {dev} -> {run_dir}")
     run_training(recipe, images, run_dir, dev, show_progress=not quiet)
     _say(quiet, f"done: {run_dir}  (samples in {run_dir / 'samples'}; "
                 f"'ganzoo sample {run_dir} -o grid.png')")
+
+
+def _objective(recipe) -> str:
+    """What the D and G steps will run: the loss, its constraint, the active regularizers."""
+    from ganzoo.plugins import get_registry
+    from ganzoo.registry import describe_callable
+
+    loss = get_registry().get("loss", recipe.loss)
+    text = f"loss {recipe.loss}"
+    if loss.after_d_step is not None:
+        text += f" (after each D step: {describe_callable(loss.after_d_step)})"
+    regs = [f"{r.name} weight {r.weight:g} every {r.interval}"
+            for r in recipe.regularizers if r.weight != 0]
+    return text + (f" + {', '.join(regs)}" if regs else "")
 
 
 def _check_data_matches(config: dict, images, run: Path) -> None:
@@ -216,6 +231,10 @@ def zoo_list(
                            discriminator=spec.get("discriminator", {}).get("arch"),
                            loss=spec.get("loss", "bce-ns"),
                            resolution=(spec.get("train") or {}).get("resolution", 32))
+            elif k == "loss":
+                row.update(companions=c.value.companions())
+            elif k == "regularizer":
+                row.update(weight=c.value.weight, interval=c.value.interval)
             rows.append(row)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
@@ -238,14 +257,20 @@ def _print_table(rows: list[dict], kinds: list[str]) -> None:
         if k == "recipe":
             for col in ("generator", "discriminator", "loss", "resolution"):
                 table.add_column(col)
+        if k == "regularizer":
+            table.add_column("weight", justify="right")
+            table.add_column("every", justify="right")
         table.add_column("description")
         table.add_column("from")
         for row in (r for r in rows if r["kind"] == k):
             cells = [row["name"]]
             if k == "recipe":
                 cells += [str(row[c]) for c in ("generator", "discriminator", "loss", "resolution")]
+            if k == "regularizer":
+                cells += [f"{row['weight']:g}", str(row["interval"])]
+            extra = f"\n{row['companions']}" if row.get("companions") else ""
             paper = f"\n{row['paper']}" if row["paper"] else ""
-            cells += [row["description"] + paper, row["full_name"]]
+            cells += [row["description"] + extra + paper, row["full_name"]]
             table.add_row(*cells)
         console.print(table)
 

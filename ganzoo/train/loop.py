@@ -65,7 +65,8 @@ class Trainer:
             reg = registry.get("regularizer", spec.name)
             weight = reg.weight if spec.weight is None else spec.weight
             interval = reg.interval if spec.interval is None else spec.interval
-            self.regularizers.append((reg, weight, interval))
+            if weight:  # weight 0 turns a regularizer (e.g. a loss's companion) off
+                self.regularizers.append((reg, weight, interval))
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=t.lr, betas=t.betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=t.lr_d or t.lr, betas=t.betas)
         self.stream = BatchStream(data, t.batch, t.seed, device)
@@ -115,6 +116,8 @@ class Trainer:
             self.opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             self.opt_d.step()
+            if self.loss.after_d_step is not None:
+                self.loss.after_d_step(D)
 
         D.requires_grad_(False)
         with torch.autocast(**self.autocast):
