@@ -184,6 +184,10 @@ def zoo_list(
                            discriminator=spec.get("discriminator", {}).get("arch"),
                            loss=spec.get("loss", "bce-ns"),
                            resolution=(spec.get("train") or {}).get("resolution", 32))
+            elif k == "loss":
+                row.update(companions=c.value.companions())
+            elif k == "regularizer":
+                row.update(weight=c.value.weight, interval=c.value.interval)
             rows.append(row)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
@@ -206,14 +210,20 @@ def _print_table(rows: list[dict], kinds: list[str]) -> None:
         if k == "recipe":
             for col in ("generator", "discriminator", "loss", "resolution"):
                 table.add_column(col)
+        if k == "regularizer":
+            table.add_column("weight", justify="right")
+            table.add_column("every", justify="right")
         table.add_column("description")
         table.add_column("from")
         for row in (r for r in rows if r["kind"] == k):
             cells = [row["name"]]
             if k == "recipe":
                 cells += [str(row[c]) for c in ("generator", "discriminator", "loss", "resolution")]
+            if k == "regularizer":
+                cells += [f"{row['weight']:g}", str(row["interval"])]
+            extra = f"\n{row['companions']}" if row.get("companions") else ""
             paper = f"\n{row['paper']}" if row["paper"] else ""
-            cells += [row["description"] + paper, row["full_name"]]
+            cells += [row["description"] + extra + paper, row["full_name"]]
             table.add_row(*cells)
         console.print(table)
 

@@ -59,11 +59,31 @@ def register_losses(register):
     """Register adversarial losses.
 
     :param register: ``register(name, *, d_loss, g_loss, description="", paper="",
-        uses_real_in_g=False, replaces=None)``. ``d_loss(real_logits, fake_logits)`` and
-        ``g_loss(fake_logits, real_logits)`` receive the discriminator's raw outputs
-        (``[N]`` float tensors) and return a scalar to minimise. ``real_logits`` is ``None``
-        in ``g_loss`` unless ``uses_real_in_g=True`` (relativistic losses), so the training
-        core only runs D on reals for the G step when a loss asks for it.
+        uses_real_in_g=False, regularizers=(), after_d_step=None, replaces=None)``.
+
+        ``d_loss(real_logits, fake_logits)`` and ``g_loss(fake_logits, real_logits)`` receive
+        the discriminator's raw outputs (``[N]`` fp32 tensors, also under AMP) and return a
+        scalar to minimise. ``real_logits`` is ``None`` in ``g_loss`` unless
+        ``uses_real_in_g=True`` (relativistic losses), so the training core only runs D on
+        reals for the G step when a loss asks for it.
+
+        A loss that is more than a pair of functions declares its companions, and the core
+        runs them without knowing which loss it trains:
+
+        ``regularizers``: regularizers the loss comes with, each a name or a mapping
+        ``{"name": ..., "weight": ..., "interval": ...}`` (unset fields take the
+        regularizer's defaults). Recipe resolution merges them into the recipe's
+        ``regularizers`` (so ``config.json`` lists them with the values that run); a
+        recipe entry naming the same regularizer overrides its fields, and ``weight: 0``
+        turns it off. ``wgan-gp`` is the Wasserstein pair plus ``{"name": "gp",
+        "weight": 10}``.
+
+        ``after_d_step(D)``: a constraint called right after every D optimizer step
+        (``wgan`` clips D's weights with it). Give it a readable ``repr``; ``ganzoo zoo
+        list --losses`` shows it.
+
+        Training settings a loss needs (``n_critic``, Adam ``betas``, ``lr``) belong in the
+        recipes that use it (``registry.yaml`` or ``register_recipes``), not in the loss.
 
     Example::
 
@@ -72,7 +92,8 @@ def register_losses(register):
             register("softplus-ns",
                      d_loss=lambda r, f: (F.softplus(-r) + F.softplus(f)).mean(),
                      g_loss=lambda f, r: F.softplus(-f).mean(),
-                     description="non-saturating logistic loss")
+                     regularizers=("r1",),
+                     description="non-saturating logistic loss with R1")
     """
 
 
@@ -82,9 +103,22 @@ def register_regularizers(register):
 
     :param register: ``register(name, *, fn, weight=1.0, interval=1, description="",
         paper="", replaces=None)``. ``fn(D, real, fake, labels)`` returns an unweighted scalar
-        penalty; ``real`` and ``fake`` are image batches (``fake`` detached). The training
-        core adds ``weight * interval * fn(...)`` to the D loss every ``interval`` D steps
-        (lazy regularization).
+        penalty to minimise; ``D`` is the discriminator (in training mode, its parameters
+        requiring grad), ``real`` and ``fake`` are image batches ``[N, C, H, W]`` (``fake``
+        detached) and ``labels`` the real batch's class labels (``None`` if unconditional).
+        The core calls it every ``interval`` D steps and adds ``weight * interval * fn(...)``
+        to that step's D loss (lazy regularization, Karras et al. 2020); recipes set
+        ``regularizers: [r1, {name: gp, weight: 5, interval: 4}]`` to choose and override.
+
+        ``fn`` may run inside ``torch.autocast``: a penalty on input gradients should turn
+        autocast off and compute in fp32 (see ``ganzoo.zoo.regularizers.input_gradients``).
+
+    Example::
+
+        @ganzoo.hookimpl
+        def register_regularizers(register):
+            register("logit-l2", fn=lambda D, real, fake, labels: D(real, labels).square().mean(),
+                     weight=1e-3, description="keeps real logits small")
     """
 
 

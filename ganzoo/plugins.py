@@ -18,7 +18,7 @@ import importlib.metadata as metadata
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +41,7 @@ BUILTIN_PLUGIN = "ganzoo"
 BUILTIN_MODULES = (
     "ganzoo.zoo.dcgan",
     "ganzoo.zoo.losses",
+    "ganzoo.zoo.regularizers",
     "ganzoo.zoo.datasets",
     "ganzoo.zoo.recipes",
 )
@@ -114,6 +115,8 @@ def _make_register(kind: str, build: Callable[..., Any], out: list[Component],
                 "description": str(value.get("description", "")),
                 "paper": str(value.get("paper", "")),
             }
+        if kind == "loss" and isinstance(fields.get("regularizers"), list):
+            fields["regularizers"] = tuple(fields["regularizers"])
         try:
             component_value = build(name=name, **fields)
         except TypeError as exc:
@@ -136,9 +139,25 @@ def _check_component(kind: str, value: Any, plugin: str) -> None:
     elif kind == "loss":
         if not (callable(value.d_loss) and callable(value.g_loss)):
             raise GanzooError(f"{where}: d_loss and g_loss must be callables")
+        if value.after_d_step is not None and not callable(value.after_d_step):
+            raise GanzooError(f"{where}: after_d_step must be a callable after_d_step(D) or None")
+        companions = value.regularizers
+        if not isinstance(companions, tuple) or not all(
+                isinstance(item, str) or (isinstance(item, Mapping)
+                                          and isinstance(item.get("name"), str))
+                for item in companions):
+            raise GanzooError(f"{where}: regularizers must be a tuple of regularizer names or "
+                              f"{{'name': ..., 'weight': ..., 'interval': ...}} mappings, "
+                              f"got {companions!r}")
     elif kind == "regularizer":
-        if not callable(value.fn) or value.interval < 1:
-            raise GanzooError(f"{where}: fn must be callable and interval >= 1")
+        if not callable(value.fn):
+            raise GanzooError(f"{where}: fn must be a callable fn(D, real, fake, labels)")
+        if not isinstance(value.interval, int) or isinstance(value.interval, bool) \
+                or value.interval < 1:
+            raise GanzooError(f"{where}: interval must be an integer >= 1, "
+                              f"got {value.interval!r}")
+        if not isinstance(value.weight, (int, float)) or isinstance(value.weight, bool):
+            raise GanzooError(f"{where}: weight must be a number, got {value.weight!r}")
     elif kind == "dataset" and not callable(value.load):
         raise GanzooError(f"{where}: load must be callable")
 

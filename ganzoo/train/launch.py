@@ -27,6 +27,20 @@ def _say(quiet: bool, ctx: DistContext, message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
+def describe_objective(recipe: ResolvedRecipe) -> str:
+    """What the D and G steps will run: the loss, its constraint, the active regularizers."""
+    from ganzoo.plugins import get_registry
+    from ganzoo.registry import describe_callable
+
+    loss = get_registry().get("loss", recipe.loss)
+    text = f"loss {recipe.loss}"
+    if loss.after_d_step is not None:
+        text += f" (after each D step: {describe_callable(loss.after_d_step)})"
+    regs = [f"{r.name} weight {r.weight:g} every {r.interval}"
+            for r in recipe.regularizers if r.weight != 0]
+    return text + (f" + {', '.join(regs)}" if regs else "")
+
+
 def _agree_on_run_dir(path: Path, ctx: DistContext) -> Path:
     """Every process uses the main process's run folder (names carry a timestamp)."""
     if not ctx.enabled:
@@ -66,7 +80,8 @@ def start_run(arch: str, overrides: list[str], data_spec: str | None, out: Path 
             "fast_path": dataclasses.asdict(fast),
             "versions": versions(),
         })
-    _say(quiet, ctx, f"training {recipe.name} on {images.source} ({len(images)} images, "
+    _say(quiet, ctx, f"training {recipe.name} with {describe_objective(recipe)} "
+                     f"on {images.source} ({len(images)} images, "
                      f"{recipe.train.resolution}px) on {device}"
                      f"{f' x{ctx.world} processes' if ctx.enabled else ''} -> {run_dir}")
     _say(quiet, ctx, f"precision {fast.precision}"

@@ -91,7 +91,8 @@ class Trainer:
             reg = registry.get("regularizer", spec.name)
             weight = reg.weight if spec.weight is None else spec.weight
             interval = reg.interval if spec.interval is None else spec.interval
-            self.regularizers.append((reg, weight, interval))
+            if weight:  # weight 0 turns a regularizer (e.g. a loss's companion) off
+                self.regularizers.append((reg, weight, interval))
         adam = {"betas": t.betas, **({"fused": True} if self.fast.fused_adam else {})}
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=t.lr, **adam)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=t.lr_d or t.lr, **adam)
@@ -163,6 +164,8 @@ class Trainer:
                 self.scaler_d.scale(d_loss / chunks).backward()
                 d_total += d_loss.detach() / chunks
             self._apply(self.opt_d, self.scaler_d, self.D)
+            if self.loss.after_d_step is not None:
+                self.loss.after_d_step(self.D)
 
         self.D.requires_grad_(False)
         self.opt_g.zero_grad(set_to_none=True)
