@@ -21,7 +21,8 @@ app = typer.Typer(
 )
 zoo_app = typer.Typer(help="Browse the zoo: recipes, architectures, losses, datasets.",
                       no_args_is_help=True)
-plugins_app = typer.Typer(help="Inspect installed plugins.", no_args_is_help=True)
+plugins_app = typer.Typer(help="Inspect installed plugins, or start a new one.",
+                          no_args_is_help=True)
 app.add_typer(zoo_app, name="zoo")
 app.add_typer(plugins_app, name="plugins")
 
@@ -246,24 +247,59 @@ def plugins_list(
         typer.echo(json.dumps([asdict(s) for s in statuses], indent=2))
         return
     if not statuses:
-        typer.echo("no third-party plugins installed (--all shows the built-in one)")
+        typer.echo("no third-party plugins installed (--all shows the built-in one; "
+                   "'ganzoo plugins new NAME' starts one)")
         return
+    _print_plugins(statuses)
+
+
+def _print_plugins(statuses: list) -> None:
+    """One block per plugin: a headline, then aligned ``label  value`` lines."""
+    colours = {"loaded": "green", "failed": "red", "disabled": "yellow"}
     for s in statuses:
-        state = s.status + (f": {s.error}" if s.error else "")
-        typer.echo(f"{s.name}  ({s.distribution} {s.version})  [{state}]")
+        state = typer.style(s.status, fg=colours.get(s.status), bold=True)
+        typer.echo(f"{typer.style(s.name, bold=True)}  {s.distribution} {s.version}  {state}")
+        lines: list[tuple[str, str]] = []
+        if s.error:
+            lines.append(("reason", s.error))
+        if s.plugin_api:
+            lines.append(("plugin API", s.plugin_api))
         if s.hooks:
-            typer.echo(f"  hooks: {', '.join(s.hooks)}")
-        if s.provides:
-            typer.echo(f"  provides: {', '.join(s.provides)}")
+            lines.append(("hooks", ", ".join(s.hooks)))
+        for kind, names in s.provides_by_kind.items():
+            shown = [n + (f" (replaces {s.replaces[f'{kind} {n}']})"
+                          if f"{kind} {n}" in s.replaces else "") for n in names]
+            lines.append((PLURALS.get(kind, kind), ", ".join(shown)))
+        if s.commands:
+            lines.append(("commands", ", ".join(f"ganzoo {c}" for c in s.commands)))
+        lines += [("clash", clash) for clash in s.clashes]
+        width = max((len(label) for label, _ in lines), default=0)
+        for label, value in lines:
+            typer.echo(f"  {label:<{width}}  {value}")
+
+
+@plugins_app.command("new")
+def plugins_new(
+    name: Annotated[str, typer.Argument(help="Plugin name, e.g. 'acme': writes ganzoo-acme/ "
+                                        "with the module ganzoo_acme.")],
+    directory: Annotated[Path, typer.Option("--dir", help="Where to create the package "
+                                            "folder.")] = Path("."),
+) -> None:
+    """Start a plugin: a package with an example architecture, recipe and test, ready to install."""
+    from ganzoo.scaffold import new_plugin
+
+    target = new_plugin(name, directory)
+    typer.echo(f"wrote {target}\nnext:\n  pip install -e {target}\n  ganzoo plugins list\n"
+               f"  cd {target} && python -m pytest")
 
 
 # -- entry point -----------------------------------------------------------------------------
 
 
 def _add_plugin_commands() -> None:
-    from ganzoo.plugins import get_host
+    from ganzoo.plugins import add_commands
 
-    get_host().pm.hook.register_commands(app=app)
+    add_commands(app)
 
 
 def main(argv: list[str] | None = None) -> None:

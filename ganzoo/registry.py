@@ -173,9 +173,12 @@ class Registry:
         providers = ", ".join(
             f"{c.full_name} (from {c.distribution})" for c in sorted(candidates, key=str)
         )
+        full_names = " or ".join(f"'{c.full_name}'" for c in sorted(candidates, key=str))
+        others = sorted({c.plugin for c in candidates} - {"ganzoo"})
         raise AmbiguousNameError(
             f"the {kind} name '{name}' is provided by more than one plugin: {providers}; "
-            f"use a full name such as '{candidates[0].full_name}'"
+            f"use a full name ({full_names}), or turn a plugin off with "
+            f"GANZOO_DISABLE_PLUGINS={','.join(others)}"
         )
 
     def get(self, kind: str, name: str) -> Any:
