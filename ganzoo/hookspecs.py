@@ -12,6 +12,13 @@ Third-party plugins are found through the ``ganzoo`` entry-point group::
     acme = "ganzoo_acme"
 
 Built-in components (``ganzoo/zoo/``) are registered through these same hooks.
+
+A plugin that fails (an import error, a misspelled hook, a hook argument other than the spec's,
+an exception inside a hook, a malformed component) is listed as failed by ``ganzoo plugins
+list`` with the reason, and everything else keeps working. A plugin module may declare the
+plugin API versions it was written for, ``GANZOO_PLUGIN_API = (1, 1)`` (or ``1`` or
+``"1..2"``); ganzoo provides ``ganzoo.PLUGIN_API`` and reports a plugin outside its range as
+failed, saying what to upgrade or pin.
 """
 
 from __future__ import annotations
@@ -134,7 +141,18 @@ def register_datasets(register):
     :param register: ``register(name, *, load, description="", replaces=None)``.
         ``load(resolution)`` returns a :class:`ganzoo.data.ImageData` (uint8 images
         ``[N, C, resolution, resolution]`` and optional int64 labels), or raises
-        :class:`ganzoo.errors.GanzooError` saying how to obtain the data.
+        :class:`ganzoo.errors.GanzooError` saying how to obtain the data. ``load`` is called
+        only when the dataset is used, so registering stays cheap.
+
+    Example::
+
+        @ganzoo.hookimpl
+        def register_datasets(register):
+            def load(resolution):
+                images = read_my_images(resolution)  # uint8 [N, C, resolution, resolution]
+                return ImageData(images, source="acme-faces")
+
+            register("acme-faces", load=load, description="faces from ACME's archive")
     """
 
 
@@ -150,7 +168,21 @@ def register_recipes(register):
     :param register: ``register(name, recipe)`` where ``recipe`` is a mapping shaped like an
         entry of ``registry.yaml``: ``description``, ``paper``, ``generator: {arch, ...}``,
         ``discriminator: {arch, ...}``, ``loss``, ``regularizers``, ``train: {...}``.
-        Recipes are validated when used, with the recipe's name in every error.
+        Recipes are validated when used, with the recipe's name in every error. Name
+        components by full name (``acme:acme-gan``) so the recipe keeps working when another
+        plugin provides the same short name.
+
+    Example::
+
+        @ganzoo.hookimpl
+        def register_recipes(register):
+            register("acme-gan-32", {
+                "description": "acme-gan at 32x32",
+                "generator": {"arch": "acme:acme-gan", "width": 64},
+                "discriminator": {"arch": "acme:acme-gan", "width": 64},
+                "loss": "ganzoo:bce-ns",
+                "train": {"resolution": 32, "batch": 64, "lr": 2.0e-4, "steps": 2000},
+            })
     """
 
 
@@ -164,5 +196,15 @@ def register_commands(app):
     """Add commands to the ``ganzoo`` command line.
 
     :param app: the :class:`typer.Typer` application; decorate functions with
-        ``@app.command()`` to add subcommands.
+        ``@app.command()`` to add subcommands. A plugin whose command name is already taken
+        (``train``, another plugin's command) is reported as failed and adds none.
+
+    Example::
+
+        @ganzoo.hookimpl
+        def register_commands(app):
+            @app.command("acme-stats")
+            def acme_stats(run: str) -> None:
+                # typer turns the parameters into arguments and options
+                typer.echo(compute_stats(run))
     """
