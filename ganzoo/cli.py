@@ -289,8 +289,9 @@ def plugins_new(
     from ganzoo.scaffold import new_plugin
 
     target = new_plugin(name, directory)
-    typer.echo(f"wrote {target}\nnext:\n  pip install -e {target}\n  ganzoo plugins list\n"
-               f"  cd {target} && python -m pytest")
+    shown = str(target) if target.is_absolute() else f"./{target}"  # pip needs a path-looking arg
+    typer.echo(f"wrote {shown}\nnext:\n  pip install -e {shown}\n  ganzoo plugins list\n"
+               f"  cd {shown} && python -m pytest")
 
 
 # -- entry point -----------------------------------------------------------------------------

@@ -37,8 +37,7 @@ from tests.conftest import ROOT, run_cli
 FIXTURES = Path(__file__).resolve().parent / "plugins"
 FIXTURE_PACKAGES = ("ganzoo-fixture-good", "ganzoo-fixture-broken", "ganzoo-fixture-clash")
 DOCS = ROOT / "docs"
-SWITCHES = ("GANZOO_DISABLE_PLUGINS", "GANZOO_DISABLE_PLUGIN_AUTOLOAD", "GANZOO_PLUGIN_ERRORS",
-            "GANZOO_SKIP_PLUGIN_COMMANDS")
+SWITCHES = ("GANZOO_DISABLE_PLUGINS", "GANZOO_DISABLE_PLUGIN_AUTOLOAD", "GANZOO_PLUGIN_ERRORS")
 
 # entry point of ganzoo-fixture-broken -> what its one-line reason must say
 BROKEN = {
@@ -381,6 +380,9 @@ def test_plugins_new_cli_reports_a_bad_name_as_one_line(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: invalid plugin name '../evil'")
     assert list(tmp_path.iterdir()) == []
+    usage = run_cli("plugins", "new", check=False)  # a usage error, not a traceback
+    assert usage.returncode == 2 and "missing argument 'name'" in usage.stderr.lower()
+    assert "Traceback" not in usage.stderr
 
 
 def test_plugins_new_refuses_to_overwrite(tmp_path):
