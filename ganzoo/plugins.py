@@ -494,7 +494,10 @@ def add_commands(app: Any) -> None:
         return
     host.commands_added = True
     for impl in host.pm.hook.register_commands.get_hookimpls():
-        status = host.owners[impl.plugin_name]
+        status = host.owners.get(impl.plugin_name)
+        if status is None:  # registered straight on host.pm, outside this module: no status
+            _call_hook(impl, "register_commands", app=app)
+            continue
         commands, groups = list(app.registered_commands), list(app.registered_groups)
         existing = _command_names(commands, groups)
         try:
