@@ -107,11 +107,13 @@ def train(
 
 @app.command()
 def sample(
-    run: Annotated[Path, typer.Argument(help="A run folder made by 'ganzoo train'.")],
+    run: Annotated[Path, typer.Argument(
+        help="A run folder made by 'ganzoo train', or a generator.safetensors.")],
     n: Annotated[int, typer.Option("-n", help="Number of images.")] = 64,
     output: Annotated[Path, typer.Option("--output", "-o", help="PNG file to write.")] = Path(
         "samples.png"),
-    seed: Annotated[int, typer.Option(help="Latent seed.")] = 0,
+    seed: Annotated[int, typer.Option(help="Latent seed (the same images as 'ganzoo generate' "
+                                      "gives an export of this run).")] = 0,
     class_: Annotated[int | None, typer.Option(
         "--class", help="Class index for conditional generators.")] = None,
     nrow: Annotated[int | None, typer.Option(help="Images per grid row.")] = None,
@@ -120,25 +122,77 @@ def sample(
     import torch
 
     from ganzoo.images import save_grid
+    from ganzoo.latents import class_labels, sample_latents
     from ganzoo.models import load_generator
 
     if n < 1:
         raise GanzooError(f"-n must be at least 1, got {n}")
     G, info = load_generator(run)
-    cfg = info["recipe"].generator
-    labels = None
-    if cfg.num_classes:
-        if class_ is not None and not 0 <= class_ < cfg.num_classes:
-            raise GanzooError(f"--class must be in 0..{cfg.num_classes - 1}, got {class_}")
-        labels = (torch.full((n,), class_, dtype=torch.long) if class_ is not None
-                  else torch.arange(n) % cfg.num_classes)
-    elif class_ is not None:
-        raise GanzooError(f"{run} is not class-conditional; drop --class")
-    z = torch.randn(n, cfg.nz, generator=torch.Generator().manual_seed(seed))
+    cfg = info["generator_config"]
+    labels = class_labels(n, cfg.num_classes, class_)
+    z = torch.from_numpy(sample_latents(n, cfg.nz, seed))
     with torch.no_grad():
-        images = G(z, labels).float().numpy()
+        images = G(z, None if labels is None else torch.from_numpy(labels)).float().numpy()
     save_grid(images, output, nrow)
     typer.echo(f"wrote {output} ({n} images, step {info['step']})")
+
+
+# -- export / generate -----------------------------------------------------------------------
+
+
+@app.command()
+def export(
+    run: Annotated[Path, typer.Argument(
+        help="A run folder made by 'ganzoo train', or a generator.safetensors.")],
+    out: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Folder for generator.safetensors + generator.onnx "
+        "(default: RUN/export).")] = None,
+    fp16: Annotated[bool, typer.Option(
+        "--fp16", help="float16 weights and maths inside the graph; z and images stay "
+        "float32.")] = False,
+    uint8: Annotated[bool, typer.Option(
+        "--uint8", help="Output uint8 [N, H, W, C] pixels, post-processing baked in.")] = False,
+    opset: Annotated[int, typer.Option(help="ONNX opset (18 or newer).")] = 18,
+    checkpoint: Annotated[Path | None, typer.Option(
+        help="Export this checkpoint of the run instead of its latest.")] = None,
+) -> None:
+    """Export the EMA generator to safetensors + ONNX, checked against torch with onnxruntime."""
+    from ganzoo.export import export_generator
+
+    result = export_generator(run, out, fp16=fp16, uint8=uint8, opset=opset,
+                              checkpoint=checkpoint, log=lambda line: typer.echo(line, err=True))
+    m = result.metadata
+    typer.echo(f"wrote {result.safetensors_path}")
+    typer.echo(f"wrote {result.onnx_path} ({m.arch}, step {m.step}, {m.precision}, "
+               f"{m.output_layout} {m.output_dtype}, opset {opset}, exporter {result.exporter}, "
+               f"max abs error {result.parity.max_abs_error:.3g})")
+
+
+@app.command()
+def generate(
+    model: Annotated[Path, typer.Argument(help="A generator.onnx made by 'ganzoo export'.")],
+    n: Annotated[int, typer.Option("-n", help="Number of images.")] = 64,
+    output: Annotated[Path, typer.Option("--output", "-o", help="PNG grid to write.")] = Path(
+        "generated.png"),
+    seed: Annotated[int, typer.Option(help="Latent seed (as for 'ganzoo sample').")] = 0,
+    class_: Annotated[int | None, typer.Option(
+        "--class", help="Class index for conditional generators.")] = None,
+    nrow: Annotated[int | None, typer.Option(help="Images per grid row.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    threads: Annotated[int | None, typer.Option(help="CPU threads (default: all "
+                                                "usable cores).")] = None,
+) -> None:
+    """Generate a grid of images with onnxruntime only (no torch), via ganzoo.runtime."""
+    from ganzoo.images import save_grid
+    from ganzoo.runtime import Generator
+
+    if n < 1:
+        raise GanzooError(f"-n must be at least 1, got {n}")
+    gen = Generator(model, device=device, threads=threads)
+    images = gen.generate(n, seed=seed, class_index=class_)
+    save_grid(images, output, nrow, layout=gen.metadata.output_layout)
+    typer.echo(f"wrote {output} ({n} images, {gen.metadata.arch} step {gen.metadata.step}, "
+               f"{gen.provider})")
 
 
 # -- zoo -------------------------------------------------------------------------------------
