@@ -351,7 +351,13 @@ def plugins_new(
 # -- entry point -----------------------------------------------------------------------------
 
 
-def _add_plugin_commands() -> None:
+# Built-in commands that run on onnxruntime alone: loading plugins would import torch.
+TORCH_FREE_COMMANDS = {"generate"}
+
+
+def _add_plugin_commands(args: list[str] | tuple[str, ...] = ()) -> None:
+    if next((a for a in args if not a.startswith("-")), None) in TORCH_FREE_COMMANDS:
+        return
     from ganzoo.plugins import add_commands
 
     add_commands(app)
@@ -363,7 +369,7 @@ def main(argv: list[str] | None = None) -> None:
     if "--debug" in args:
         _state["debug"] = True
     try:
-        _add_plugin_commands()
+        _add_plugin_commands(args)
         app(args=args, prog_name="ganzoo")  # exits by itself, except on a GanzooError
     except GanzooError as exc:
         if _state["debug"]:

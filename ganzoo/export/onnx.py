@@ -142,6 +142,20 @@ def export_graph(plain: nn.Module, nz: int, num_classes: int, *, exporter: str,
     else:
         raise ValueError(f"unknown exporter {exporter!r}; choose from {EXPORTERS}")
     _check_self_contained(model)
+    inputs = [i.name for i in model.graph.input]
+    outputs = [o.name for o in model.graph.output]
+    if inputs != names or outputs != ["images"]:
+        raise GanzooError(f"the {exporter} exporter made a graph with inputs {inputs} and "
+                          f"outputs {outputs}, not {names} -> ['images'] (an unused labels "
+                          "input is dropped by some exporters)")
+    for value in model.graph.input:
+        batch = value.type.tensor_type.shape.dim[0]
+        if not batch.dim_param:
+            raise GanzooError(
+                f"the {exporter} exporter fixed the batch size of '{value.name}' to "
+                f"{batch.dim_value}: the generator's forward() turns the batch size into a "
+                "Python int (len(z), int(z.shape[0]), a loop over the batch); use z.shape[0] "
+                "or view(-1, ...) so any batch size works")
     return model
 
 
