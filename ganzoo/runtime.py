@@ -123,6 +123,12 @@ class Generator:
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle worker threads sleep instead of spinning: a generator's convolutions are long,
+        # so spinning saves nothing, and on a shared machine spinning threads steal the cores
+        # the busy ones need (1.8x slower at batch 64 with other work running; see
+        # benchmarks/inference.py).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         options.log_severity_level = 3
         try:
             self.session = ort.InferenceSession(str(self.path), options, providers=providers)
