@@ -1,8 +1,10 @@
 """Training throughput: ganzoo's training step against a plain hand-written PyTorch loop.
 
-Both train the same DCGAN (BCE, Adam 2e-4, betas (0.5, 0.999)) on the same in-memory data in
+All train the same DCGAN (BCE, Adam 2e-4, betas (0.5, 0.999)) on the same in-memory data in
 the same process; rounds alternate so machine noise hits both alike. Prints a table and the
-ratio ganzoo / plain (target >= 1.0: the framework costs nothing).
+ratios against the plain fp32 loop: ganzoo in fp32 (target >= 1.0: the framework costs
+nothing) and ganzoo's default fast path (bf16 autocast + channels_last on CPUs with native
+bf16; target >= 2.0 there).
 
     python benchmarks/train_throughput.py --arch dcgan-64 --batch 64 --steps 20 --rounds 3
 """
@@ -87,26 +89,33 @@ def main() -> None:
     ap.add_argument("--set", dest="overrides", action="append", default=[])
     args = ap.parse_args()
 
-    recipe = resolve_recipe(args.arch, [f"train.batch={args.batch}", *args.overrides])
-    data = load_data(recipe.train.dataset, recipe.train.resolution)
-    recipe = with_data_shape(recipe, data.channels, data.num_classes)
+    loops = {}
     with TemporaryDirectory() as tmp:
-        trainer = Trainer(recipe, data, Path(tmp), torch.device("cpu"))
+        for precision in ("fp32", "auto"):
+            recipe = resolve_recipe(args.arch, [f"train.batch={args.batch}",
+                                                f"train.precision={precision}", *args.overrides])
+            data = load_data(recipe.train.dataset, recipe.train.resolution)
+            recipe = with_data_shape(recipe, data.channels, data.num_classes)
+            trainer = Trainer(recipe, data, Path(tmp) / precision, torch.device("cpu"))
+            label = f"ganzoo {precision} ({trainer.fast.precision}" + (
+                ", channels_last)" if trainer.fast.channels_last else ")")
+            loops[label] = trainer.train_step
         plain = PlainLoop(data.images, args.batch, recipe.generator.nz,
                           recipe.generator.ngf, recipe.discriminator.ndf)
-        times = {"plain PyTorch": 0.0, "ganzoo": 0.0}
+        loops = {"plain PyTorch fp32": plain.step, **loops}
+        times = dict.fromkeys(loops, 0.0)
         for _ in range(args.rounds):
-            times["plain PyTorch"] += timed(plain.step, args.steps)
-            times["ganzoo"] += timed(trainer.train_step, args.steps)
+            for name, step in loops.items():
+                times[name] += timed(step, args.steps)
     images = args.batch * args.steps * args.rounds
+    base = times["plain PyTorch fp32"]
     print(f"# {args.arch}, batch {args.batch}, {args.steps} steps x {args.rounds} rounds, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{platform.processor() or platform.machine()}, precision {recipe.train.precision}")
-    print("| loop | img/s |")
-    print("|---|---|")
+          f"{platform.processor() or platform.machine()}")
+    print("| loop | img/s | vs plain fp32 |")
+    print("|---|---|---|")
     for name, seconds in times.items():
-        print(f"| {name} | {images / seconds:.1f} |")
-    print(f"ratio ganzoo / plain = {times['plain PyTorch'] / times['ganzoo']:.2f}")
+        print(f"| {name} | {images / seconds:.1f} | {base / seconds:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ import traceback
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from ganzoo.errors import GanzooError
@@ -22,7 +21,8 @@ app = typer.Typer(
 )
 zoo_app = typer.Typer(help="Browse the zoo: recipes, architectures, losses, datasets.",
                       no_args_is_help=True)
-plugins_app = typer.Typer(help="Inspect installed plugins.", no_args_is_help=True)
+plugins_app = typer.Typer(help="Inspect installed plugins, or start a new one.",
+                          no_args_is_help=True)
 app.add_typer(zoo_app, name="zoo")
 app.add_typer(plugins_app, name="plugins")
 
@@ -51,86 +51,55 @@ def train(
         "--data", "-d", help="Dataset name, image folder, .npz or IDX file "
         "(default: the recipe's, the embedded Fashion-MNIST).")] = None,
     steps: Annotated[int | None, typer.Option(help="Train until this step.")] = None,
-    batch: Annotated[int | None, typer.Option(help="Batch size (train.batch).")] = None,
+    batch: Annotated[int | None, typer.Option(help="Batch size per process.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (train.seed).")] = None,
+    precision: Annotated[str | None, typer.Option(
+        help="auto (bf16 where the CPU/GPU has it), fp32, bf16 or fp16.")] = None,
+    accumulate: Annotated[int | None, typer.Option(
+        help="Split each batch into N parts and accumulate gradients.")] = None,
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="Run folder (default: RUNS_DIR/NAME-DATE-TIME).")] = None,
     runs_dir: Annotated[Path, typer.Option(help="Where new run folders go.")] = Path("runs"),
     resume: Annotated[Path | None, typer.Option(
         help="Continue the run in this folder from its latest checkpoint.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    gpus: Annotated[int, typer.Option(
+        help="Train on this many GPUs (launches torchrun for you).")] = 0,
+    compile_: Annotated[bool, typer.Option("--compile", help="torch.compile G and D.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
     """Train a GAN: `ganzoo train --arch dcgan` trains on the embedded Fashion-MNIST."""
-    from ganzoo.config import resolve_recipe
-    from ganzoo.data import load_data
-    from ganzoo.models import recipe_from_config, with_data_shape
-    from ganzoo.train import train as run_training
-    from ganzoo.train.loop import resolve_device
-    from ganzoo.train.run import new_run_dir, read_config, versions, write_config
+    from ganzoo.train.launch import launch_torchrun, resume_run, start_run
 
-    dev = resolve_device(device)
+    if gpus > 1:
+        argv = [a for a in sys.argv[1:] if not a.startswith("--gpus")]
+        if "--gpus" in sys.argv:  # "--gpus K" form: drop the value too
+            i = sys.argv.index("--gpus")
+            argv = sys.argv[1:i] + sys.argv[i + 2:]
+        raise typer.Exit(launch_torchrun(gpus, argv))
     if resume is not None:
-        config = read_config(resume)
-        if overrides or data or batch or seed is not None:
-            raise GanzooError("--resume continues a run exactly as configured; only --steps and "
-                              "--device may be given with it")
-        if arch != "dcgan" and arch.split(":")[-1] != config["recipe"]["name"].split(":")[-1]:
-            raise GanzooError(f"--resume {resume}: that run trains '{config['recipe']['name']}', "
-                              f"not '{arch}'; drop --arch or start a new run")
-        recipe = recipe_from_config(config)
-        images = load_data(config["data"]["spec"], recipe.train.resolution)
-        _check_data_matches(config, images, resume)
-        target = steps or recipe.train.steps
-        _say(quiet, f"resuming {resume} to step {target} on {dev}")
-        run_training(recipe, images, resume, dev, steps=target, resume=True,
-                     show_progress=not quiet)
-        _say(quiet, f"done: {resume}")
+        given = [name for name, value in (("--set", overrides), ("--data", data),
+                                          ("--batch", batch), ("--seed", seed),
+                                          ("--precision", precision),
+                                          ("--accumulate", accumulate)) if value]
+        if given:
+            raise GanzooError(f"--resume continues a run exactly as configured; drop "
+                              f"{', '.join(given)} (only --steps, --device, --compile may change)")
+        if arch != "dcgan":
+            from ganzoo.train.run import read_config
+
+            trained = read_config(resume)["recipe"]["name"]
+            if arch.split(":")[-1] != trained.split(":")[-1]:
+                raise GanzooError(f"--resume {resume}: that run trains '{trained}', not "
+                                  f"'{arch}'; drop --arch or start a new run")
+        resume_run(resume, steps, device, quiet, compile_)
         return
-
     extra = list(overrides or [])
-    if batch is not None:
-        extra.append(f"train.batch={batch}")
-    if seed is not None:
-        extra.append(f"train.seed={seed}")
-    if steps is not None:
-        extra.append(f"train.steps={steps}")
-    recipe = resolve_recipe(arch, extra)
-    data_spec = data or recipe.train.dataset
-    images = load_data(data_spec, recipe.train.resolution)
-    recipe = with_data_shape(recipe, images.channels, images.num_classes)
-    if recipe.train.conditional and not images.num_classes:
-        raise GanzooError(f"recipe '{recipe.name}' is conditional but {data_spec} has no labels; "
-                          "use a dataset with labels (a folder with one subfolder per class)")
-    run_dir = out or new_run_dir(runs_dir, recipe.name)
-    write_config(run_dir, {
-        "recipe": recipe.to_dict(),
-        "data": {"spec": data_spec if not Path(data_spec).exists()
-                 else str(Path(data_spec).resolve()),
-                 "source": images.source, "count": len(images), "channels": images.channels,
-                 "num_classes": recipe.generator.num_classes, "class_names": images.class_names},
-        "device": str(dev),
-        "versions": versions(),
-    })
-    _say(quiet, f"training {recipe.name} on {images.source} ({len(images)} images, "
-                f"{recipe.train.resolution}px) on {dev} -> {run_dir}")
-    run_training(recipe, images, run_dir, dev, show_progress=not quiet)
-    _say(quiet, f"done: {run_dir}  (samples in {run_dir / 'samples'}; "
-                f"'ganzoo sample {run_dir} -o grid.png')")
-
-
-def _check_data_matches(config: dict, images, run: Path) -> None:
-    want = config.get("data", {})
-    if want.get("channels") not in (None, images.channels) or want.get("count") not in (
-            None, len(images)):
-        raise GanzooError(f"--resume {run}: the data at {want.get('spec')} changed since the run "
-                          f"started ({want.get('count')} images with {want.get('channels')} "
-                          f"channels then, {len(images)} with {images.channels} now)")
-
-
-def _say(quiet: bool, message: str) -> None:
-    if not quiet:
-        typer.echo(message, err=True)
+    for key, value in (("batch", batch), ("seed", seed), ("steps", steps),
+                       ("precision", precision), ("accumulate", accumulate)):
+        if value is not None:
+            extra.append(f"train.{key}={value}")
+    start_run(arch, extra, data, out, runs_dir, device, quiet, compile_)
 
 
 # -- sample ----------------------------------------------------------------------------------
@@ -138,11 +107,13 @@ def _say(quiet: bool, message: str) -> None:
 
 @app.command()
 def sample(
-    run: Annotated[Path, typer.Argument(help="A run folder made by 'ganzoo train'.")],
+    run: Annotated[Path, typer.Argument(
+        help="A run folder made by 'ganzoo train', or a generator.safetensors.")],
     n: Annotated[int, typer.Option("-n", help="Number of images.")] = 64,
     output: Annotated[Path, typer.Option("--output", "-o", help="PNG file to write.")] = Path(
         "samples.png"),
-    seed: Annotated[int, typer.Option(help="Latent seed.")] = 0,
+    seed: Annotated[int, typer.Option(help="Latent seed (the same images as 'ganzoo generate' "
+                                      "gives an export of this run).")] = 0,
     class_: Annotated[int | None, typer.Option(
         "--class", help="Class index for conditional generators.")] = None,
     nrow: Annotated[int | None, typer.Option(help="Images per grid row.")] = None,
@@ -151,25 +122,77 @@ def sample(
     import torch
 
     from ganzoo.images import save_grid
+    from ganzoo.latents import class_labels, sample_latents
     from ganzoo.models import load_generator
 
     if n < 1:
         raise GanzooError(f"-n must be at least 1, got {n}")
     G, info = load_generator(run)
-    cfg = info["recipe"].generator
-    labels = None
-    if cfg.num_classes:
-        if class_ is not None and not 0 <= class_ < cfg.num_classes:
-            raise GanzooError(f"--class must be in 0..{cfg.num_classes - 1}, got {class_}")
-        labels = (torch.full((n,), class_, dtype=torch.long) if class_ is not None
-                  else torch.arange(n) % cfg.num_classes)
-    elif class_ is not None:
-        raise GanzooError(f"{run} is not class-conditional; drop --class")
-    z = torch.randn(n, cfg.nz, generator=torch.Generator().manual_seed(seed))
+    cfg = info["generator_config"]
+    labels = class_labels(n, cfg.num_classes, class_)
+    z = torch.from_numpy(sample_latents(n, cfg.nz, seed))
     with torch.no_grad():
-        images = G(z, labels).float().numpy()
+        images = G(z, None if labels is None else torch.from_numpy(labels)).float().numpy()
     save_grid(images, output, nrow)
     typer.echo(f"wrote {output} ({n} images, step {info['step']})")
+
+
+# -- export / generate -----------------------------------------------------------------------
+
+
+@app.command()
+def export(
+    run: Annotated[Path, typer.Argument(
+        help="A run folder made by 'ganzoo train', or a generator.safetensors.")],
+    out: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Folder for generator.safetensors + generator.onnx "
+        "(default: RUN/export).")] = None,
+    fp16: Annotated[bool, typer.Option(
+        "--fp16", help="float16 weights and maths inside the graph; z and images stay "
+        "float32.")] = False,
+    uint8: Annotated[bool, typer.Option(
+        "--uint8", help="Output uint8 [N, H, W, C] pixels, post-processing baked in.")] = False,
+    opset: Annotated[int, typer.Option(help="ONNX opset (18 or newer).")] = 18,
+    checkpoint: Annotated[Path | None, typer.Option(
+        help="Export this checkpoint of the run instead of its latest.")] = None,
+) -> None:
+    """Export the EMA generator to safetensors + ONNX, checked against torch with onnxruntime."""
+    from ganzoo.export import export_generator
+
+    result = export_generator(run, out, fp16=fp16, uint8=uint8, opset=opset,
+                              checkpoint=checkpoint, log=lambda line: typer.echo(line, err=True))
+    m = result.metadata
+    typer.echo(f"wrote {result.safetensors_path}")
+    typer.echo(f"wrote {result.onnx_path} ({m.arch}, step {m.step}, {m.precision}, "
+               f"{m.output_layout} {m.output_dtype}, opset {opset}, exporter {result.exporter}, "
+               f"max abs error {result.parity.max_abs_error:.3g})")
+
+
+@app.command()
+def generate(
+    model: Annotated[Path, typer.Argument(help="A generator.onnx made by 'ganzoo export'.")],
+    n: Annotated[int, typer.Option("-n", help="Number of images.")] = 64,
+    output: Annotated[Path, typer.Option("--output", "-o", help="PNG grid to write.")] = Path(
+        "generated.png"),
+    seed: Annotated[int, typer.Option(help="Latent seed (as for 'ganzoo sample').")] = 0,
+    class_: Annotated[int | None, typer.Option(
+        "--class", help="Class index for conditional generators.")] = None,
+    nrow: Annotated[int | None, typer.Option(help="Images per grid row.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    threads: Annotated[int | None, typer.Option(help="CPU threads (default: all "
+                                                "usable cores).")] = None,
+) -> None:
+    """Generate a grid of images with onnxruntime only (no torch), via ganzoo.runtime."""
+    from ganzoo.images import save_grid
+    from ganzoo.runtime import Generator
+
+    if n < 1:
+        raise GanzooError(f"-n must be at least 1, got {n}")
+    gen = Generator(model, device=device, threads=threads)
+    images = gen.generate(n, seed=seed, class_index=class_)
+    save_grid(images, output, nrow, layout=gen.metadata.output_layout)
+    typer.echo(f"wrote {output} ({n} images, {gen.metadata.arch} step {gen.metadata.step}, "
+               f"{gen.provider})")
 
 
 # -- zoo -------------------------------------------------------------------------------------
@@ -216,6 +239,10 @@ def zoo_list(
                            discriminator=spec.get("discriminator", {}).get("arch"),
                            loss=spec.get("loss", "bce-ns"),
                            resolution=(spec.get("train") or {}).get("resolution", 32))
+            elif k == "loss":
+                row.update(companions=c.value.companions())
+            elif k == "regularizer":
+                row.update(weight=c.value.weight, interval=c.value.interval)
             rows.append(row)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
@@ -238,14 +265,20 @@ def _print_table(rows: list[dict], kinds: list[str]) -> None:
         if k == "recipe":
             for col in ("generator", "discriminator", "loss", "resolution"):
                 table.add_column(col)
+        if k == "regularizer":
+            table.add_column("weight", justify="right")
+            table.add_column("every", justify="right")
         table.add_column("description")
         table.add_column("from")
         for row in (r for r in rows if r["kind"] == k):
             cells = [row["name"]]
             if k == "recipe":
                 cells += [str(row[c]) for c in ("generator", "discriminator", "loss", "resolution")]
+            if k == "regularizer":
+                cells += [f"{row['weight']:g}", str(row["interval"])]
+            extra = f"\n{row['companions']}" if row.get("companions") else ""
             paper = f"\n{row['paper']}" if row["paper"] else ""
-            cells += [row["description"] + paper, row["full_name"]]
+            cells += [row["description"] + extra + paper, row["full_name"]]
             table.add_row(*cells)
         console.print(table)
 
@@ -268,26 +301,66 @@ def plugins_list(
         typer.echo(json.dumps([asdict(s) for s in statuses], indent=2))
         return
     if not statuses:
-        typer.echo("no third-party plugins installed (--all shows the built-in one)")
+        typer.echo("no third-party plugins installed (--all shows the built-in one; "
+                   "'ganzoo plugins new NAME' starts one)")
         return
+    _print_plugins(statuses)
+
+
+def _print_plugins(statuses: list) -> None:
+    """One block per plugin: a headline, then aligned ``label  value`` lines."""
+    colours = {"loaded": "green", "failed": "red", "disabled": "yellow"}
     for s in statuses:
-        state = s.status + (f": {s.error}" if s.error else "")
-        typer.echo(f"{s.name}  ({s.distribution} {s.version})  [{state}]")
+        state = typer.style(s.status, fg=colours.get(s.status), bold=True)
+        typer.echo(f"{typer.style(s.name, bold=True)}  {s.distribution} {s.version}  {state}")
+        lines: list[tuple[str, str]] = []
+        if s.error:
+            lines.append(("reason", s.error))
+        if s.plugin_api:
+            lines.append(("plugin API", s.plugin_api))
         if s.hooks:
-            typer.echo(f"  hooks: {', '.join(s.hooks)}")
-        if s.provides:
-            typer.echo(f"  provides: {', '.join(s.provides)}")
+            lines.append(("hooks", ", ".join(s.hooks)))
+        for kind, names in s.provides_by_kind.items():
+            shown = [n + (f" (replaces {s.replaces[f'{kind} {n}']})"
+                          if f"{kind} {n}" in s.replaces else "") for n in names]
+            lines.append((PLURALS.get(kind, kind), ", ".join(shown)))
+        if s.commands:
+            lines.append(("commands", ", ".join(f"ganzoo {c}" for c in s.commands)))
+        lines += [("clash", clash) for clash in s.clashes]
+        width = max((len(label) for label, _ in lines), default=0)
+        for label, value in lines:
+            typer.echo(f"  {label:<{width}}  {value}")
+
+
+@plugins_app.command("new")
+def plugins_new(
+    name: Annotated[str, typer.Argument(help="Plugin name, e.g. 'acme': writes ganzoo-acme/ "
+                                        "with the module ganzoo_acme.")],
+    directory: Annotated[Path, typer.Option("--dir", help="Where to create the package "
+                                            "folder.")] = Path("."),
+) -> None:
+    """Start a plugin: a package with an example architecture, recipe and test, ready to install."""
+    from ganzoo.scaffold import new_plugin
+
+    target = new_plugin(name, directory)
+    shown = str(target) if target.is_absolute() else f"./{target}"  # pip needs a path-looking arg
+    typer.echo(f"wrote {shown}\nnext:\n  pip install -e {shown}\n  ganzoo plugins list\n"
+               f"  cd {shown} && python -m pytest")
 
 
 # -- entry point -----------------------------------------------------------------------------
 
 
-def _add_plugin_commands() -> None:
-    if os.environ.get("GANZOO_SKIP_PLUGIN_COMMANDS"):
-        return
-    from ganzoo.plugins import get_host
+# Built-in commands that run on onnxruntime alone: loading plugins would import torch.
+TORCH_FREE_COMMANDS = {"generate"}
 
-    get_host().pm.hook.register_commands(app=app)
+
+def _add_plugin_commands(args: list[str] | tuple[str, ...] = ()) -> None:
+    if next((a for a in args if not a.startswith("-")), None) in TORCH_FREE_COMMANDS:
+        return
+    from ganzoo.plugins import add_commands
+
+    add_commands(app)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -296,17 +369,10 @@ def main(argv: list[str] | None = None) -> None:
     if "--debug" in args:
         _state["debug"] = True
     try:
-        _add_plugin_commands()
-        code = app(args=args, prog_name="ganzoo", standalone_mode=False)
-    except click.exceptions.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        typer.echo("aborted", err=True)
-        sys.exit(130)
+        _add_plugin_commands(args)
+        app(args=args, prog_name="ganzoo")  # exits by itself, except on a GanzooError
     except GanzooError as exc:
         if _state["debug"]:
             traceback.print_exc()
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    sys.exit(code if isinstance(code, int) else 0)

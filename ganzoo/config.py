@@ -11,12 +11,13 @@ import dataclasses
 import difflib
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
 
 import yaml
 
-from ganzoo.errors import GanzooError
+from ganzoo.errors import GanzooError, UnknownComponentError
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -59,7 +60,8 @@ class TrainConfig:
     dataset: str = "fashion-mnist"
     conditional: bool = False
     seed: int = 0
-    precision: str = "fp32"
+    precision: str = "auto"
+    accumulate: int = 1
     sample_every: int = 500
     checkpoint_every: int = 500
     keep_checkpoints: int = 3
@@ -73,7 +75,7 @@ class TrainConfig:
         if r < 4 or r & (r - 1):
             raise bad("resolution", f"must be a power of two such as 32 or 64, got {r}")
         for key in ("batch", "steps", "n_critic", "sample_every", "checkpoint_every",
-                    "keep_checkpoints", "log_every"):
+                    "keep_checkpoints", "log_every", "accumulate"):
             if getattr(self, key) < 1:
                 raise bad(key, f"must be at least 1, got {getattr(self, key)}")
         for key in ("lr", "lr_d"):
@@ -84,6 +86,9 @@ class TrainConfig:
             raise bad("betas", f"must be two numbers in [0, 1), got {list(self.betas)}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise bad("ema_decay", f"must be in [0, 1), got {self.ema_decay}")
+        if self.batch % self.accumulate:
+            raise bad("accumulate",
+                      f"must divide train.batch ({self.batch}), got {self.accumulate}")
         if self.precision not in PRECISIONS:
             raise bad("precision",
                       f"must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
@@ -283,19 +288,9 @@ def resolve_spec(name: str, spec: dict[str, Any], registry: Any) -> ResolvedReci
     loss = spec.get("loss", "bce-ns")
     if not isinstance(loss, str):
         raise GanzooError(f"{where}: loss must be a name such as 'hinge', got {loss!r}")
-    loss = registry.resolve("loss", loss).full_name
-
-    regs = []
-    raw_regs = spec.get("regularizers") or []
-    if not isinstance(raw_regs, list):
-        raw_regs = [raw_regs]
-    for i, item in enumerate(raw_regs):
-        reg = (RegularizerSpec(item) if isinstance(item, str)
-               else build_dataclass(RegularizerSpec, item, f"{where}: regularizers[{i}]"))
-        reg.name = registry.resolve("regularizer", reg.name).full_name
-        if reg.interval is not None and reg.interval < 1:
-            raise GanzooError(f"{where}: regularizers[{i}].interval must be at least 1")
-        regs.append(reg)
+    loss_component = registry.resolve("loss", loss)
+    loss = loss_component.full_name
+    regs = _resolve_regularizers(where, loss_component, spec.get("regularizers"), registry)
 
     return ResolvedRecipe(
         name=name,
@@ -309,6 +304,55 @@ def resolve_spec(name: str, spec: dict[str, Any], registry: Any) -> ResolvedReci
         regularizers=regs,
         train=train,
     )
+
+
+def _regularizer_spec(item: Any, where: str, registry: Any) -> RegularizerSpec:
+    reg = (RegularizerSpec(item) if isinstance(item, str)
+           else build_dataclass(RegularizerSpec, item, where))
+    reg.name = registry.resolve("regularizer", reg.name).full_name
+    if reg.interval is not None and reg.interval < 1:
+        raise GanzooError(f"{where}.interval must be at least 1, got {reg.interval}")
+    if reg.weight is not None and reg.weight < 0:
+        raise GanzooError(f"{where}.weight must be >= 0 (0 turns the regularizer off), "
+                          f"got {reg.weight}")
+    return reg
+
+
+def _resolve_regularizers(where: str, loss: Any, raw: Any,
+                          registry: Any) -> list[RegularizerSpec]:
+    """The loss's companion regularizers merged with the recipe's, every value filled in.
+
+    A recipe entry naming a companion overrides the fields it sets (``weight: 0`` turns it
+    off); the result states exactly what the training core will run.
+    """
+    merged: dict[str, RegularizerSpec] = {}
+    for i, item in enumerate(loss.value.regularizers):
+        at = f"{where}: loss '{loss.full_name}' regularizers[{i}]"
+        try:
+            reg = _regularizer_spec(dict(item) if isinstance(item, Mapping) else item, at,
+                                    registry)
+        except UnknownComponentError as exc:
+            raise GanzooError(f"{at}: {exc}; the plugin providing the loss needs it") from exc
+        merged[reg.name] = reg
+    raw = [] if raw is None else raw if isinstance(raw, list) else [raw]
+    seen: set[str] = set()
+    for i, item in enumerate(raw):
+        reg = _regularizer_spec(item, f"{where}: regularizers[{i}]", registry)
+        if reg.name in seen:
+            raise GanzooError(f"{where}: regularizers lists '{reg.name}' twice; "
+                              "give it once with its weight and interval")
+        seen.add(reg.name)
+        base = merged.get(reg.name)
+        if base is not None:
+            reg = RegularizerSpec(reg.name,
+                                  base.weight if reg.weight is None else reg.weight,
+                                  base.interval if reg.interval is None else reg.interval)
+        merged[reg.name] = reg
+    for reg in merged.values():
+        defaults = registry.get("regularizer", reg.name)
+        reg.weight = float(defaults.weight) if reg.weight is None else reg.weight
+        reg.interval = defaults.interval if reg.interval is None else reg.interval
+    return list(merged.values())
 
 
 def bare_architecture_spec(arch: str) -> dict[str, Any]:

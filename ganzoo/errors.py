@@ -19,3 +19,7 @@ class UnknownComponentError(GanzooError, KeyError):
 
 class AmbiguousNameError(GanzooError):
     """A short name provided by more than one plugin."""
+
+
+class PluginAPIError(GanzooError):
+    """A plugin written for plugin API versions this ganzoo does not provide."""

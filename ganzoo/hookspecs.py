@@ -12,6 +12,13 @@ Third-party plugins are found through the ``ganzoo`` entry-point group::
     acme = "ganzoo_acme"
 
 Built-in components (``ganzoo/zoo/``) are registered through these same hooks.
+
+A plugin that fails (an import error, a misspelled hook, a hook argument other than the spec's,
+an exception inside a hook, a malformed component) is listed as failed by ``ganzoo plugins
+list`` with the reason, and everything else keeps working. A plugin module may declare the
+plugin API versions it was written for, ``GANZOO_PLUGIN_API = (1, 1)`` (or ``1`` or
+``"1..2"``); ganzoo provides ``ganzoo.PLUGIN_API`` and reports a plugin outside its range as
+failed, saying what to upgrade or pin.
 """
 
 from __future__ import annotations
@@ -75,11 +82,31 @@ def register_losses(register):
     """Register adversarial losses.
 
     :param register: ``register(name, *, d_loss, g_loss, description="", paper="",
-        uses_real_in_g=False, replaces=None)``. ``d_loss(real_logits, fake_logits)`` and
-        ``g_loss(fake_logits, real_logits)`` receive the discriminator's raw outputs
-        (``[N]`` float tensors) and return a scalar to minimise. ``real_logits`` is ``None``
-        in ``g_loss`` unless ``uses_real_in_g=True`` (relativistic losses), so the training
-        core only runs D on reals for the G step when a loss asks for it.
+        uses_real_in_g=False, regularizers=(), after_d_step=None, replaces=None)``.
+
+        ``d_loss(real_logits, fake_logits)`` and ``g_loss(fake_logits, real_logits)`` receive
+        the discriminator's raw outputs (``[N]`` fp32 tensors, also under AMP) and return a
+        scalar to minimise. ``real_logits`` is ``None`` in ``g_loss`` unless
+        ``uses_real_in_g=True`` (relativistic losses), so the training core only runs D on
+        reals for the G step when a loss asks for it.
+
+        A loss that is more than a pair of functions declares its companions, and the core
+        runs them without knowing which loss it trains:
+
+        ``regularizers``: regularizers the loss comes with, each a name or a mapping
+        ``{"name": ..., "weight": ..., "interval": ...}`` (unset fields take the
+        regularizer's defaults). Recipe resolution merges them into the recipe's
+        ``regularizers`` (so ``config.json`` lists them with the values that run); a
+        recipe entry naming the same regularizer overrides its fields, and ``weight: 0``
+        turns it off. ``wgan-gp`` is the Wasserstein pair plus ``{"name": "gp",
+        "weight": 10}``.
+
+        ``after_d_step(D)``: a constraint called right after every D optimizer step
+        (``wgan`` clips D's weights with it). Give it a readable ``repr``; ``ganzoo zoo
+        list --losses`` shows it.
+
+        Training settings a loss needs (``n_critic``, Adam ``betas``, ``lr``) belong in the
+        recipes that use it (``registry.yaml`` or ``register_recipes``), not in the loss.
 
     Example::
 
@@ -88,7 +115,8 @@ def register_losses(register):
             register("softplus-ns",
                      d_loss=lambda r, f: (F.softplus(-r) + F.softplus(f)).mean(),
                      g_loss=lambda f, r: F.softplus(-f).mean(),
-                     description="non-saturating logistic loss")
+                     regularizers=("r1",),
+                     description="non-saturating logistic loss with R1")
     """
 
 
@@ -98,9 +126,22 @@ def register_regularizers(register):
 
     :param register: ``register(name, *, fn, weight=1.0, interval=1, description="",
         paper="", replaces=None)``. ``fn(D, real, fake, labels)`` returns an unweighted scalar
-        penalty; ``real`` and ``fake`` are image batches (``fake`` detached). The training
-        core adds ``weight * interval * fn(...)`` to the D loss every ``interval`` D steps
-        (lazy regularization).
+        penalty to minimise; ``D`` is the discriminator (in training mode, its parameters
+        requiring grad), ``real`` and ``fake`` are image batches ``[N, C, H, W]`` (``fake``
+        detached) and ``labels`` the real batch's class labels (``None`` if unconditional).
+        The core calls it every ``interval`` D steps and adds ``weight * interval * fn(...)``
+        to that step's D loss (lazy regularization, Karras et al. 2020); recipes set
+        ``regularizers: [r1, {name: gp, weight: 5, interval: 4}]`` to choose and override.
+
+        ``fn`` may run inside ``torch.autocast``: a penalty on input gradients should turn
+        autocast off and compute in fp32 (see ``ganzoo.zoo.regularizers.input_gradients``).
+
+    Example::
+
+        @ganzoo.hookimpl
+        def register_regularizers(register):
+            register("logit-l2", fn=lambda D, real, fake, labels: D(real, labels).square().mean(),
+                     weight=1e-3, description="keeps real logits small")
     """
 
 
@@ -116,7 +157,18 @@ def register_datasets(register):
     :param register: ``register(name, *, load, description="", replaces=None)``.
         ``load(resolution)`` returns a :class:`ganzoo.data.ImageData` (uint8 images
         ``[N, C, resolution, resolution]`` and optional int64 labels), or raises
-        :class:`ganzoo.errors.GanzooError` saying how to obtain the data.
+        :class:`ganzoo.errors.GanzooError` saying how to obtain the data. ``load`` is called
+        only when the dataset is used, so registering stays cheap.
+
+    Example::
+
+        @ganzoo.hookimpl
+        def register_datasets(register):
+            def load(resolution):
+                images = read_my_images(resolution)  # uint8 [N, C, resolution, resolution]
+                return ImageData(images, source="acme-faces")
+
+            register("acme-faces", load=load, description="faces from ACME's archive")
     """
 
 
@@ -132,7 +184,21 @@ def register_recipes(register):
     :param register: ``register(name, recipe)`` where ``recipe`` is a mapping shaped like an
         entry of ``registry.yaml``: ``description``, ``paper``, ``generator: {arch, ...}``,
         ``discriminator: {arch, ...}``, ``loss``, ``regularizers``, ``train: {...}``.
-        Recipes are validated when used, with the recipe's name in every error.
+        Recipes are validated when used, with the recipe's name in every error. Name
+        components by full name (``acme:acme-gan``) so the recipe keeps working when another
+        plugin provides the same short name.
+
+    Example::
+
+        @ganzoo.hookimpl
+        def register_recipes(register):
+            register("acme-gan-32", {
+                "description": "acme-gan at 32x32",
+                "generator": {"arch": "acme:acme-gan", "width": 64},
+                "discriminator": {"arch": "acme:acme-gan", "width": 64},
+                "loss": "ganzoo:bce-ns",
+                "train": {"resolution": 32, "batch": 64, "lr": 2.0e-4, "steps": 2000},
+            })
     """
 
 
@@ -146,5 +212,15 @@ def register_commands(app):
     """Add commands to the ``ganzoo`` command line.
 
     :param app: the :class:`typer.Typer` application; decorate functions with
-        ``@app.command()`` to add subcommands.
+        ``@app.command()`` to add subcommands. A plugin whose command name is already taken
+        (``train``, another plugin's command) is reported as failed and adds none.
+
+    Example::
+
+        @ganzoo.hookimpl
+        def register_commands(app):
+            @app.command("acme-stats")
+            def acme_stats(run: str) -> None:
+                # typer turns the parameters into arguments and options
+                typer.echo(compute_stats(run))
     """

@@ -73,13 +73,19 @@ def recipe_from_config(config: dict[str, Any], registry: Any = None) -> Resolved
 def load_generator(run_dir: Any, checkpoint: Any = None, registry: Any = None,
                    device: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """The EMA generator of a run (its latest checkpoint unless one is named), in eval mode,
-    and the run's config."""
+    and what it is: ``arch``, ``generator_config``, ``step``, ``recipe_name`` (and for a run
+    also its ``config`` and resolved ``recipe``).
+
+    ``run_dir`` may also be a ``generator.safetensors`` made by ``ganzoo export``.
+    """
     from pathlib import Path
 
     from ganzoo.train import checkpoint as ckpt
     from ganzoo.train.run import read_config
 
     run_dir = Path(run_dir)
+    if run_dir.is_file() and checkpoint is None:
+        return load_generator_file(run_dir, registry, device)
     config = read_config(run_dir)
     recipe = recipe_from_config(config, registry)
     if checkpoint is None:
@@ -89,5 +95,40 @@ def load_generator(run_dir: Any, checkpoint: Any = None, registry: Any = None,
         tensors, meta = ckpt.read_checkpoint(path)
     G = create_generator(recipe.generator_arch, recipe.generator, registry)
     ckpt.module_from_tensors("G_ema", G, tensors, str(path))
-    info = {"config": config, "recipe": recipe, "step": int(meta["step"]), "checkpoint": path}
+    info = {"config": config, "recipe": recipe, "step": int(meta["step"]), "checkpoint": path,
+            "arch": recipe.generator_arch, "generator_config": recipe.generator,
+            "recipe_name": recipe.name}
+    return G.to(device).eval().requires_grad_(False), info
+
+
+def load_generator_file(path: Any, registry: Any = None,
+                        device: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """A generator rebuilt from a ``generator.safetensors`` alone (architecture, config and
+    weights all come from the file), in eval mode, and the same ``info`` keys as
+    :func:`load_generator` (less the run's ``config`` and ``recipe``)."""
+    from pathlib import Path
+
+    from ganzoo.errors import UnknownComponentError
+    from ganzoo.export.safetensors import read_generator_file
+    from ganzoo.train import checkpoint as ckpt
+
+    if registry is None:
+        from ganzoo.plugins import get_registry
+
+        registry = get_registry()
+    path = Path(path)
+    tensors, meta = read_generator_file(path)
+    try:
+        component = registry.resolve("architecture", meta["arch"])
+    except UnknownComponentError as exc:
+        raise GanzooError(f"{path} needs the architecture '{meta['arch']}', which no installed "
+                          f"plugin provides; install the plugin that does ({exc})") from None
+    cls = component.value.generator
+    if cls is None:
+        raise GanzooError(f"{path}: architecture '{component.full_name}' has no generator")
+    config = build_dataclass(cls.config_class, meta["config"], f"{path}: generator config")
+    G = create_generator(component.full_name, config, registry)
+    ckpt.module_from_tensors("G", G, {f"G.{k}": v for k, v in tensors.items()}, str(path))
+    info = {"checkpoint": path, "step": meta["step"], "arch": component.full_name,
+            "generator_config": config, "recipe_name": meta["recipe"], "file_metadata": meta}
     return G.to(device).eval().requires_grad_(False), info

@@ -16,6 +16,8 @@ from typing import Any
 from ganzoo.errors import AmbiguousNameError, GanzooError, UnknownComponentError
 
 KINDS = ("architecture", "loss", "regularizer", "dataset", "recipe")
+PLURALS = {"architecture": "architectures", "loss": "losses", "regularizer": "regularizers",
+           "dataset": "datasets", "recipe": "recipes"}
 
 
 @dataclass(frozen=True)
@@ -37,8 +39,33 @@ class Loss:
     d_loss: Callable[..., Any]
     g_loss: Callable[..., Any]
     uses_real_in_g: bool = False
+    #: companion regularizers, each a name or ``{name, weight, interval}``; recipe resolution
+    #: merges them into the recipe's ``regularizers`` (so ``config.json`` shows them).
+    regularizers: tuple[str | Mapping[str, Any], ...] = ()
+    #: a constraint ``after_d_step(D)`` the core calls after every D optimizer step.
+    after_d_step: Callable[[Any], None] | None = None
     description: str = ""
     paper: str = ""
+
+    def companions(self) -> str:
+        """One line naming what the loss brings along besides its d/g losses ('' if nothing)."""
+        parts = []
+        for item in self.regularizers:
+            if isinstance(item, str):
+                parts.append(f"+ regularizer {item}")
+            else:
+                opts = ", ".join(f"{k} {v:g}" if isinstance(v, (int, float)) else f"{k} {v}"
+                                 for k, v in item.items() if k != "name")
+                parts.append(f"+ regularizer {item['name']}" + (f" ({opts})" if opts else ""))
+        if self.after_d_step is not None:
+            parts.append(f"after each D step: {describe_callable(self.after_d_step)}")
+        return "; ".join(parts)
+
+
+def describe_callable(fn: Callable[..., Any]) -> str:
+    """A short readable name for a callable: a function's name, or an object's repr."""
+    name = getattr(fn, "__qualname__", None)
+    return name if isinstance(name, str) else repr(fn)
 
 
 @dataclass(frozen=True)
@@ -146,9 +173,12 @@ class Registry:
         providers = ", ".join(
             f"{c.full_name} (from {c.distribution})" for c in sorted(candidates, key=str)
         )
+        full_names = " or ".join(f"'{c.full_name}'" for c in sorted(candidates, key=str))
+        others = sorted({c.plugin for c in candidates} - {"ganzoo"})
         raise AmbiguousNameError(
             f"the {kind} name '{name}' is provided by more than one plugin: {providers}; "
-            f"use a full name such as '{candidates[0].full_name}'"
+            f"use a full name ({full_names}), or turn a plugin off with "
+            f"GANZOO_DISABLE_PLUGINS={','.join(others)}"
         )
 
     def get(self, kind: str, name: str) -> Any:
@@ -159,6 +189,6 @@ class Registry:
         close = difflib.get_close_matches(name.split(":")[-1], known, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
         return UnknownComponentError(
-            f"unknown {kind} '{name}'.{hint} Known {kind}s: {', '.join(known) or '(none)'} "
+            f"unknown {kind} '{name}'.{hint} Known {PLURALS[kind]}: {', '.join(known) or '(none)'} "
             f"(see 'ganzoo zoo list')"
         )

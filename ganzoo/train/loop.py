@@ -1,7 +1,8 @@
 """The training loop shared by every recipe: D step(s), then a G step, then EMA.
 
 Nothing here knows an architecture or a loss: losses and regularizers come from the registry
-as pure functions of D's outputs / models / batches.
+as pure functions of D's outputs / models / batches. The same loop runs on CPU or GPU, in one
+process or many (torchrun), in fp32 or on the bf16/fp16 fast path.
 """
 
 from __future__ import annotations
@@ -17,25 +18,34 @@ import torch
 
 from ganzoo.config import ResolvedRecipe
 from ganzoo.data import BatchStream, ImageData
+from ganzoo.errors import GanzooError
 from ganzoo.images import save_grid
 from ganzoo.models import build_pair
 from ganzoo.plugins import get_registry
 from ganzoo.train import checkpoint as ckpt
+from ganzoo.train.distributed import (
+    DistContext,
+    average_gradients,
+    convert_sync_batchnorm,
+    mean_over_processes,
+)
 from ganzoo.train.ema import ema_decay_at, update_ema
+from ganzoo.train.precision import FastPath, choose_fast_path
 from ganzoo.train.progress import Progress
 from ganzoo.train.run import append_metrics
 
 SAMPLE_COUNT = 64
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: str, ctx: DistContext | None = None) -> torch.device:
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        from ganzoo.errors import GanzooError
-
-        raise GanzooError(f"--device {name}: CUDA is not available here; use --device cpu")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise GanzooError(f"--device {name}: CUDA is not available here; use --device cpu")
+        if ctx is not None and ctx.enabled and device.index is None:
+            device = torch.device("cuda", ctx.local_rank)
     return device
 
 
@@ -46,29 +56,51 @@ class StepLosses:
 
 
 class Trainer:
-    """Owns the models, optimizers, data stream and RNG of one run."""
+    """Owns the models, optimizers, data stream and RNG of one run (one process of it)."""
 
     def __init__(self, recipe: ResolvedRecipe, data: ImageData, run_dir: Path,
-                 device: torch.device, registry: Any = None) -> None:
+                 device: torch.device, registry: Any = None, ctx: DistContext | None = None,
+                 compile: bool = False) -> None:
         registry = registry or get_registry()
         self.recipe, self.run_dir, self.device = recipe, run_dir, device
-        run_dir.mkdir(parents=True, exist_ok=True)
+        self.ctx = ctx or DistContext()
         t = recipe.train
+        if self.ctx.is_main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        self.fast: FastPath = choose_fast_path(t.precision, device)
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
         torch.manual_seed(t.seed)
         self.G, self.D = build_pair(recipe, registry)
-        self.G.to(device)
-        self.D.to(device)
+        if self.ctx.enabled:
+            convert_sync_batchnorm(self.G)
+            convert_sync_batchnorm(self.D)
+        memory_format = torch.channels_last if self.fast.channels_last else torch.preserve_format
+        self.G.to(device, memory_format=memory_format)
+        self.D.to(device, memory_format=memory_format)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        # Compiled callables for the hot path; state always lives in the plain modules.
+        self.g_fwd = torch.compile(self.G) if compile else self.G
+        self.d_fwd = torch.compile(self.D) if compile else self.D
+
         self.loss = registry.get("loss", recipe.loss)
         self.regularizers = []
         for spec in recipe.regularizers:
             reg = registry.get("regularizer", spec.name)
             weight = reg.weight if spec.weight is None else spec.weight
             interval = reg.interval if spec.interval is None else spec.interval
-            self.regularizers.append((reg, weight, interval))
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=t.lr, betas=t.betas)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=t.lr_d or t.lr, betas=t.betas)
-        self.stream = BatchStream(data, t.batch, t.seed, device)
+            if weight:  # weight 0 turns a regularizer (e.g. a loss's companion) off
+                self.regularizers.append((reg, weight, interval))
+        adam = {"betas": t.betas, **({"fused": True} if self.fast.fused_adam else {})}
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=t.lr, **adam)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=t.lr_d or t.lr, **adam)
+        use_scaler = self.fast.precision == "fp16"
+        self.scaler_g = torch.amp.GradScaler(device.type, enabled=use_scaler)
+        self.scaler_d = torch.amp.GradScaler(device.type, enabled=use_scaler)
+
+        self.stream = BatchStream(data, t.batch, t.seed, device, self.ctx.rank, self.ctx.world)
         self.num_classes = recipe.generator.num_classes
         self.nz = recipe.generator.nz
         self.z_gen = torch.Generator(device).manual_seed(t.seed + 1)
@@ -78,74 +110,103 @@ class Trainer:
                               if self.num_classes else None)
         self.step = 0
         self.d_steps = 0
-        self.autocast = self._autocast_kwargs(t.precision)
         self.schedule = _find_schedule(self.G, self.D)
         self.progress: dict[str, Any] | None = None
-
-    def _autocast_kwargs(self, precision: str) -> dict[str, Any]:
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-        return {"device_type": self.device.type, "dtype": dtype, "enabled": dtype is not None}
 
     # -- one step --------------------------------------------------------------------------
 
     def _latents(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        z = torch.randn(n, self.nz, generator=self.z_gen, device=self.device)
-        labels = (torch.randint(0, self.num_classes, (n,), generator=self.z_gen,
+        """This process's slice of the global batch's latents (every process draws them all,
+        so K processes see exactly what one process with K times the batch would)."""
+        total = n * self.ctx.world
+        z = torch.randn(total, self.nz, generator=self.z_gen, device=self.device)
+        labels = (torch.randint(0, self.num_classes, (total,), generator=self.z_gen,
                                 device=self.device) if self.num_classes else None)
-        return z, labels
+        part = slice(self.ctx.rank * n, (self.ctx.rank + 1) * n)
+        return z[part], (labels[part] if labels is not None else None)
+
+    def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        real, labels = self.stream.next()
+        if self.fast.channels_last:
+            real = real.contiguous(memory_format=torch.channels_last)
+        return real, (labels if self.num_classes else None)
+
+    def _d_loss(self, real, real_labels, fake, fake_labels) -> torch.Tensor:
+        with self.fast.autocast(self.device):
+            d_real = self.d_fwd(real, real_labels)
+            d_fake = self.d_fwd(fake, fake_labels)
+        loss = self.loss.d_loss(d_real.float(), d_fake.float())
+        for reg, weight, interval in self.regularizers:
+            if self.d_steps % interval == 0:
+                loss = loss + weight * interval * reg.fn(self.D, real, fake, real_labels)
+        return loss
+
+    def _apply(self, optimizer, scaler, module) -> None:
+        average_gradients(module, self.ctx)
+        scaler.step(optimizer)
+        scaler.update()
 
     def advance_schedule(self) -> None:
         """Growing architectures: the state the schedule gives for the real images shown so far
-        (``d_steps * batch``, restored on resume) goes to every model's ``set_progress``."""
+        (global batches of D steps, restored on resume) goes to every model's
+        ``set_progress``."""
         if self.schedule is None:
             return
-        self.progress = dict(self.schedule(self.d_steps * self.recipe.train.batch))
+        images = self.d_steps * self.recipe.train.batch * self.ctx.world
+        self.progress = dict(self.schedule(images))
         for model in (self.G, self.D, self.G_ema):
             if callable(getattr(type(model), "set_progress", None)):
                 model.set_progress(self.progress)
 
     def train_step(self) -> StepLosses:
-        """``n_critic`` D updates, then one G update reusing the last D step's fakes."""
-        t, G, D = self.recipe.train, self.G, self.D
+        """``n_critic`` D updates, then one G update (reusing the last D step's fakes when the
+        batch is not split for gradient accumulation)."""
+        t, chunks = self.recipe.train, self.recipe.train.accumulate
         self.advance_schedule()
-        D.requires_grad_(True)
+        self.D.requires_grad_(True)
         for i in range(t.n_critic):
-            last = i == t.n_critic - 1
-            real, labels = self.stream.next()
-            real_labels = labels if self.num_classes else None
+            reuse = i == t.n_critic - 1 and chunks == 1
+            real, real_labels = self._real_batch()
             z, fake_labels = self._latents(real.shape[0])
-            with torch.autocast(**self.autocast), torch.set_grad_enabled(last):
-                fake = G(z, fake_labels)
-            with torch.autocast(**self.autocast):
-                d_real = D(real, real_labels)
-                d_fake = D(fake.detach(), fake_labels)
-            d_loss = self.loss.d_loss(d_real.float(), d_fake.float())
             self.d_steps += 1
-            for reg, weight, interval in self.regularizers:
-                if self.d_steps % interval == 0:
-                    penalty = reg.fn(D, real, fake.detach(), real_labels)
-                    d_loss = d_loss + weight * interval * penalty
             self.opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            self.opt_d.step()
+            d_total = torch.zeros((), device=self.device)
+            for part in _chunks(chunks, real, real_labels, z, fake_labels):
+                real_c, real_labels_c, z_c, fake_labels_c = part
+                with self.fast.autocast(self.device), torch.set_grad_enabled(reuse):
+                    fake = self.g_fwd(z_c, fake_labels_c)
+                d_loss = self._d_loss(real_c, real_labels_c, fake.detach(), fake_labels_c)
+                self.scaler_d.scale(d_loss / chunks).backward()
+                d_total += d_loss.detach() / chunks
+            self._apply(self.opt_d, self.scaler_d, self.D)
+            if self.loss.after_d_step is not None:
+                self.loss.after_d_step(self.D)
 
-        D.requires_grad_(False)
-        with torch.autocast(**self.autocast):
-            g_fake = D(fake, fake_labels)
-            g_real = D(real, real_labels) if self.loss.uses_real_in_g else None
-        g_loss = self.loss.g_loss(g_fake.float(), None if g_real is None else g_real.float())
+        self.D.requires_grad_(False)
         self.opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.opt_g.step()
-        update_ema(self.G_ema, G, ema_decay_at(self.step, t.ema_decay))
+        g_total = torch.zeros((), device=self.device)
+        for part in _chunks(chunks, real, real_labels, z, fake_labels):
+            real_c, real_labels_c, z_c, fake_labels_c = part
+            with self.fast.autocast(self.device):
+                if not reuse:
+                    fake = self.g_fwd(z_c, fake_labels_c)
+                g_fake = self.d_fwd(fake, fake_labels_c)
+                g_real = (self.d_fwd(real_c, real_labels_c) if self.loss.uses_real_in_g
+                          else None)
+            g_loss = self.loss.g_loss(g_fake.float(), None if g_real is None else g_real.float())
+            self.scaler_g.scale(g_loss / chunks).backward()
+            g_total += g_loss.detach() / chunks
+        self._apply(self.opt_g, self.scaler_g, self.G)
+        if self.ctx.is_main:
+            update_ema(self.G_ema, self.G, ema_decay_at(self.step, t.ema_decay))
         self.step += 1
-        return StepLosses(d_loss.detach(), g_loss.detach())
+        return StepLosses(d_total, g_total)
 
     # -- outputs ---------------------------------------------------------------------------
 
     @torch.no_grad()
     def save_samples(self) -> Path:
-        with torch.autocast(**self.autocast):
+        with self.fast.autocast(self.device):
             images = self.G_ema(self.sample_z, self.sample_labels)
         path = self.run_dir / "samples" / f"step-{self.step:07d}.png"
         return save_grid(images.float().cpu().numpy(), path)
@@ -162,12 +223,18 @@ class Trainer:
         tensors["rng.z"] = self.z_gen.get_state().cpu()
         if self.device.type == "cuda":
             tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+        meta["scalers"] = json.dumps({"g": _scaler_state(self.scaler_g),
+                                      "d": _scaler_state(self.scaler_d)})
         meta["data_position"] = str(self.stream.position)
         meta["d_steps"] = str(self.d_steps)
         meta["recipe"] = json.dumps(self.recipe.to_dict())
+        meta["precision"] = self.fast.precision
         return tensors, meta
 
-    def save_checkpoint(self) -> Path:
+    def save_checkpoint(self) -> Path | None:
+        """Write a checkpoint (the main process only: one writer per run)."""
+        if not self.ctx.is_main:
+            return None
         tensors, meta = self.state()
         return ckpt.save_checkpoint(self.run_dir, self.step, tensors, meta,
                                     keep=self.recipe.train.keep_checkpoints)
@@ -180,10 +247,13 @@ class Trainer:
         ckpt.optimizer_from_tensors("opt_g", self.opt_g, tensors, meta)
         ckpt.optimizer_from_tensors("opt_d", self.opt_d, tensors, meta)
         torch.set_rng_state(tensors["rng.torch"])
-        self.z_gen.set_state(tensors["rng.z"].to(self.z_gen.device)
-                             if self.device.type != "cpu" else tensors["rng.z"])
+        self.z_gen.set_state(tensors["rng.z"])
         if "rng.cuda" in tensors and self.device.type == "cuda":
             torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
+        scalers = json.loads(meta.get("scalers", "{}"))
+        for key, scaler in (("g", self.scaler_g), ("d", self.scaler_d)):
+            if scalers.get(key):
+                scaler.load_state_dict(scalers[key])
         self.step = int(meta["step"])
         self.stream.position = int(meta["data_position"])
         self.d_steps = int(meta["d_steps"])
@@ -193,34 +263,56 @@ class Trainer:
     def fit(self, steps: int, show_progress: bool = True) -> None:
         """Train until ``self.step == steps``, logging, sampling and checkpointing on the way."""
         t = self.recipe.train
-        progress = Progress(total=steps, start=self.step, enabled=show_progress)
+        main = self.ctx.is_main
+        progress = Progress(total=steps, start=self.step, enabled=show_progress and main)
         window_start, window_step = time.perf_counter(), self.step
         try:
             while self.step < steps:
                 losses = self.train_step()
                 at_end = self.step == steps
                 if self.step % t.log_every == 0 or at_end:
-                    d, g = losses.d_loss.item(), losses.g_loss.item()  # the one host sync
+                    both = mean_over_processes(torch.stack([losses.d_loss, losses.g_loss]),
+                                               self.ctx)
+                    d, g = both.tolist()  # the one host-device sync
                     now = time.perf_counter()
-                    img_s = (self.step - window_step) * t.batch * t.n_critic / (now - window_start)
+                    images = (self.step - window_step) * t.batch * t.n_critic * self.ctx.world
+                    img_s = images / (now - window_start)
                     window_start, window_step = now, self.step
-                    record = {"step": self.step, "d_loss": d, "g_loss": g,
-                              "img_per_s": round(img_s, 1), "time": round(time.time(), 3)}
-                    if self.progress is not None:
-                        record["progress"] = self.progress
-                    append_metrics(self.run_dir, record)
+                    if main:
+                        record = {"step": self.step, "d_loss": d, "g_loss": g,
+                                  "img_per_s": round(img_s, 1), "time": round(time.time(), 3)}
+                        if self.progress is not None:
+                            record["progress"] = self.progress
+                        append_metrics(self.run_dir, record)
                     progress.update(self.step, d, g, img_s)
-                if self.step % t.sample_every == 0 or at_end:
+                if main and (self.step % t.sample_every == 0 or at_end):
                     self.save_samples()
                 if self.step % t.checkpoint_every == 0 or at_end:
                     self.save_checkpoint()
         except KeyboardInterrupt:
             progress.close()
             path = self.save_checkpoint()
-            print(f"interrupted: saved {path}; continue with "
-                  f"'ganzoo train --resume {self.run_dir}'")
+            if path is not None:
+                print(f"interrupted: saved {path}; continue with "
+                      f"'ganzoo train --resume {self.run_dir}'")
             raise
         progress.close()
+
+
+def _chunks(n: int, *tensors: torch.Tensor | None):
+    """Split each tensor of a batch into ``n`` equal parts (``None`` stays ``None``)."""
+    if n == 1:
+        yield tensors
+        return
+    parts = [t.chunk(n) if t is not None else [None] * n for t in tensors]
+    yield from zip(*parts)
+
+
+def _scaler_state(scaler: torch.amp.GradScaler) -> dict[str, Any]:
+    if not scaler.is_enabled():
+        return {}
+    return {k: (v.item() if isinstance(v, torch.Tensor) else v)
+            for k, v in scaler.state_dict().items()}
 
 
 def _find_schedule(G: torch.nn.Module, D: torch.nn.Module) -> Any:
@@ -232,9 +324,10 @@ def _find_schedule(G: torch.nn.Module, D: torch.nn.Module) -> Any:
 
 
 def train(recipe: ResolvedRecipe, data: ImageData, run_dir: Path, device: torch.device,
-          steps: int | None = None, resume: bool = False, show_progress: bool = True) -> Trainer:
+          steps: int | None = None, resume: bool = False, show_progress: bool = True,
+          ctx: DistContext | None = None, compile: bool = False) -> Trainer:
     """Train ``recipe`` on ``data`` in ``run_dir`` (resuming from its latest checkpoint)."""
-    trainer = Trainer(recipe, data, run_dir, device)
+    trainer = Trainer(recipe, data, run_dir, device, ctx=ctx, compile=compile)
     if resume:
         path, tensors, meta = ckpt.latest_checkpoint(run_dir)
         trainer.load_state(tensors, meta, str(path))

@@ -1,17 +1,32 @@
-"""Built-in adversarial losses, on raw logits (numerically stable through softplus).
+"""Built-in adversarial losses, on raw logits / critic scores.
 
-With D's logit ``l`` and ``sigmoid(l) = P(real)``: ``-log sigmoid(l) = softplus(-l)`` and
-``-log(1 - sigmoid(l)) = softplus(l)``.
+Every loss is a pair of pure functions of D's outputs: ``d_loss(real, fake)`` and
+``g_loss(fake, real)``. With D's logit ``l`` and ``sigmoid(l) = P(real)``:
+``-log sigmoid(l) = softplus(-l)`` and ``-log(1 - sigmoid(l)) = softplus(l)`` (stable for any
+logit). What a loss needs besides (a gradient penalty, weight clipping) it declares as
+companions; training settings it needs (n_critic, betas) live in its recipes in registry.yaml.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ganzoo.hooks import hookimpl
 
 GOODFELLOW = "https://arxiv.org/abs/1406.2661"
+HINGE = "https://arxiv.org/abs/1705.02894"  # Lim & Ye 2017; Miyato et al. 2018 use it with SN
+WGAN = "https://arxiv.org/abs/1701.07875"
+WGAN_GP = "https://arxiv.org/abs/1704.00028"
+LSGAN = "https://arxiv.org/abs/1611.04076"
+RAGAN = "https://arxiv.org/abs/1807.00734"
+
+WGAN_CLIP = 0.01  # Arjovsky et al. 2017, Algorithm 1
+WGAN_GP_LAMBDA = 10.0  # Gulrajani et al. 2017
+
+
+# -- BCE (Goodfellow et al. 2014) --------------------------------------------------------------
 
 
 def bce_d_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -29,19 +44,100 @@ def bce_ns_g_loss(fake: torch.Tensor, real: torch.Tensor | None = None) -> torch
     return F.softplus(-fake).mean()
 
 
+# -- hinge (Lim & Ye 2017; Miyato et al. 2018) -------------------------------------------------
+
+
+def hinge_d_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))]: only margin violations are penalised."""
+    return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
+
+
+def hinge_g_loss(fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
+    """-E[D(G(z))]."""
+    return -fake.mean()
+
+
+# -- Wasserstein (Arjovsky et al. 2017) --------------------------------------------------------
+
+
+def wasserstein_d_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """E[D(G(z))] - E[D(x)]: the negated critic estimate of the Wasserstein-1 distance."""
+    return fake.mean() - real.mean()
+
+
+def wasserstein_g_loss(fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
+    """-E[D(G(z))]."""
+    return -fake.mean()
+
+
+class WeightClip:
+    """Clamp every parameter of D to [-c, c]: WGAN's crude way to keep the critic Lipschitz."""
+
+    def __init__(self, c: float) -> None:
+        self.c = float(c)
+
+    @torch.no_grad()
+    def __call__(self, D: nn.Module) -> None:
+        for p in D.parameters():
+            p.clamp_(-self.c, self.c)
+
+    def __repr__(self) -> str:
+        return f"WeightClip(c={self.c:g})"
+
+
+# -- least squares (Mao et al. 2017) -----------------------------------------------------------
+
+
+def lsgan_d_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """1/2 E[(D(x) - 1)^2] + 1/2 E[D(G(z))^2] (targets b=1 for real, a=0 for fake)."""
+    return 0.5 * (real - 1.0).square().mean() + 0.5 * fake.square().mean()
+
+
+def lsgan_g_loss(fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
+    """1/2 E[(D(G(z)) - 1)^2] (target c=1)."""
+    return 0.5 * (fake - 1.0).square().mean()
+
+
+# -- relativistic average (Jolicoeur-Martineau 2018) -------------------------------------------
+
+
+def ragan_d_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """Reals should look more real than the average fake, and fakes less than the average real."""
+    return (F.softplus(-(real - fake.mean())).mean()
+            + F.softplus(fake - real.mean()).mean())
+
+
+def ragan_g_loss(fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
+    """The D loss with the roles swapped; needs D's outputs on reals (``uses_real_in_g``)."""
+    if real is None:
+        raise ValueError("ragan's g_loss needs D's outputs on reals (uses_real_in_g=True)")
+    return (F.softplus(-(fake - real.mean())).mean()
+            + F.softplus(real - fake.mean()).mean())
+
+
 @hookimpl
 def register_losses(register):
-    register(
-        "bce",
-        d_loss=bce_d_loss,
-        g_loss=bce_minimax_g_loss,
-        description="minimax BCE: G minimises log(1 - D(G(z)))",
-        paper=GOODFELLOW,
-    )
-    register(
-        "bce-ns",
-        d_loss=bce_d_loss,
-        g_loss=bce_ns_g_loss,
-        description="non-saturating BCE: G minimises -log D(G(z))",
-        paper=GOODFELLOW,
-    )
+    register("bce", d_loss=bce_d_loss, g_loss=bce_minimax_g_loss,
+             description="minimax BCE: G minimises log(1 - D(G(z)))", paper=GOODFELLOW)
+    register("bce-ns", d_loss=bce_d_loss, g_loss=bce_ns_g_loss,
+             description="non-saturating BCE: G minimises -log D(G(z))", paper=GOODFELLOW)
+    register("hinge", d_loss=hinge_d_loss, g_loss=hinge_g_loss,
+             description="hinge: D penalised only inside the margin, G maximises D(G(z))",
+             paper=HINGE)
+    register("wgan", d_loss=wasserstein_d_loss, g_loss=wasserstein_g_loss,
+             after_d_step=WeightClip(WGAN_CLIP),
+             description="Wasserstein critic, kept Lipschitz by weight clipping; its recipes "
+                         "train with n_critic 5",
+             paper=WGAN)
+    register("wgan-gp", d_loss=wasserstein_d_loss, g_loss=wasserstein_g_loss,
+             regularizers=({"name": "gp", "weight": WGAN_GP_LAMBDA, "interval": 1},),
+             description="Wasserstein critic with a gradient penalty at real/fake "
+                         "interpolates; its recipes train with n_critic 5, betas (0, 0.9)",
+             paper=WGAN_GP)
+    register("lsgan", d_loss=lsgan_d_loss, g_loss=lsgan_g_loss,
+             description="least squares: D regresses reals to 1 and fakes to 0, G fakes to 1",
+             paper=LSGAN)
+    register("ragan", d_loss=ragan_d_loss, g_loss=ragan_g_loss, uses_real_in_g=True,
+             description="relativistic average BCE: is a sample more real than the average "
+                         "of the other kind?",
+             paper=RAGAN)

@@ -1,0 +1,162 @@
+"""Inference throughput on CPU: torch eager and channels_last against ONNX Runtime fp32 / fp16.
+
+One DCGAN-64 generator (nz 100, ngf 64, 3 channels, BatchNorm statistics measured on real
+batches) is exported with ganzoo's own path (``export_generator``: dynamo exporter, parity
+check) and run by ``ganzoo.runtime.Generator`` with its default session settings, at one batch
+size and the same thread count for every engine. Rounds alternate between engines so machine
+noise hits all alike; the table shows the median images/s and the ratio to torch eager
+(target: ONNX Runtime fp32 >= 1.5x). The second table varies ONNX Runtime's settings (graph
+optimization level, execution mode, thread spinning) to show what each is worth; the load
+average is printed because other work on the machine changes the picture (spinning threads
+suffer most from it).
+
+    python benchmarks/inference.py --batch 64 --rounds 7 --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+from ganzoo.export import export_generator
+from ganzoo.export.safetensors import generator_bytes
+from ganzoo.latents import sample_latents
+from ganzoo.models import create_generator
+from ganzoo.runtime import Generator, default_threads
+
+
+def dcgan64(nz: int, ngf: int, channels: int) -> tuple[torch.nn.Module, object]:
+    """A DCGAN-64 generator in eval mode whose BatchNorm statistics come from real batches."""
+    config = {"nz": nz, "ngf": ngf, "resolution": 64, "channels": channels}
+    G = create_generator("dcgan", config)
+    with torch.no_grad():
+        G.train()
+        for _ in range(2):
+            G(torch.randn(64, nz))
+    return G.eval().requires_grad_(False), G.config
+
+
+def session(path: Path, threads: int, level: str = "all", parallel: bool = False,
+            spinning: bool = True) -> Callable[[np.ndarray], np.ndarray]:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = {
+        "disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}[level]
+    options.execution_mode = (ort.ExecutionMode.ORT_PARALLEL if parallel
+                              else ort.ExecutionMode.ORT_SEQUENTIAL)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    sess = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return lambda z: sess.run(["images"], {"z": z})[0]
+
+
+def measure(engines: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
+    """Median seconds per call of each engine, rounds interleaved, after one warm-up call."""
+    times: dict[str, list[float]] = {name: [] for name in engines}
+    for fn in engines.values():
+        fn()
+    for _ in range(rounds):
+        for name, fn in engines.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def table(title: str, seconds: dict[str, float], batch: int, base: float) -> None:
+    print(f"\n{title}\n")
+    print("| engine | images/s | x torch eager |")
+    print("| --- | ---: | ---: |")
+    for name, s in seconds.items():
+        print(f"| {name} | {batch / s:.1f} | {base / s:.2f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=default_threads())
+    parser.add_argument("--nz", type=int, default=100)
+    parser.add_argument("--ngf", type=int, default=64)
+    parser.add_argument("--channels", type=int, default=3)
+    parser.add_argument("--no-settings", action="store_true",
+                        help="skip the ONNX Runtime settings table")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    G, config = dcgan64(args.nz, args.ngf, args.channels)
+    G_cl = copy.deepcopy(G).to(memory_format=torch.channels_last)
+    z_np = sample_latents(args.batch, args.nz, 0)
+    z = torch.from_numpy(z_np)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        st = Path(tmp) / "generator.safetensors"
+        st.write_bytes(generator_bytes(G, "ganzoo:dcgan", config, 0, "dcgan-64"))
+        fp32 = export_generator(st, Path(tmp) / "fp32")
+        fp16 = export_generator(st, Path(tmp) / "fp16", fp16=True)
+        ort32 = Generator(fp32.onnx_path, device="cpu", threads=args.threads,
+                          batch_size=args.batch)
+        ort16 = Generator(fp16.onnx_path, device="cpu", threads=args.threads,
+                          batch_size=args.batch)
+
+        def eager():
+            with torch.inference_mode():
+                return G(z)
+
+        def channels_last():
+            with torch.inference_mode():
+                return G_cl(z)
+
+        load = os.getloadavg()
+        main_times = measure({
+            "torch eager (fp32, NCHW)": eager,
+            "torch channels_last (fp32)": channels_last,
+            "onnxruntime fp32 (ganzoo.runtime)": lambda: ort32.run(z_np),
+            "onnxruntime fp16 (ganzoo.runtime)": lambda: ort16.run(z_np),
+        }, args.rounds)
+        print(f"DCGAN-64 generator (nz {args.nz}, ngf {args.ngf}, {args.channels} channels), "
+              f"batch {args.batch}, {args.threads} threads, median of {args.rounds} rounds; "
+              f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load "
+              f"average {load[0]:.1f} at start; torch {torch.__version__}, onnxruntime "
+              f"{ort.__version__}; exporter {fp32.exporter}, fp16 max abs error "
+              f"{fp16.parity.max_abs_error:.3g}")
+        base = main_times["torch eager (fp32, NCHW)"]
+        table("Engines", main_times, args.batch, base)
+
+        if not args.no_settings:
+            path, t = fp32.onnx_path, args.threads
+            settings = {
+                "torch eager (fp32, NCHW)": eager,
+                "ort fp32: ganzoo.runtime (all, sequential, no spinning)":
+                    session(path, t, spinning=False),
+                "ort fp32: onnxruntime defaults (all, sequential, spinning)": session(path, t),
+                "ort fp32: optimization extended": session(path, t, "extended", spinning=False),
+                "ort fp32: optimization basic": session(path, t, "basic", spinning=False),
+                "ort fp32: optimization disabled": session(path, t, "disabled", spinning=False),
+                "ort fp32: parallel execution mode": session(path, t, parallel=True,
+                                                            spinning=False),
+            }
+            timed = {name: (fn if name.startswith("torch") else (lambda f=fn: f(z_np)))
+                     for name, fn in settings.items()}
+            settings_times = measure(timed, args.rounds)
+            table("ONNX Runtime settings", settings_times, args.batch,
+                  settings_times["torch eager (fp32, NCHW)"])
+        print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
+
+
+if __name__ == "__main__":
+    main()

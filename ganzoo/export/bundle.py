@@ -1,0 +1,152 @@
+"""``ganzoo export``: the EMA generator of a run -> ``generator.safetensors`` + ``generator.onnx``.
+
+Nothing is written until the ONNX graph matches torch on onnxruntime: both files are written
+under temporary names, then renamed into place together. A graph that does not match makes a
+GanzooError that names the error of every exporter tried, and leaves the folder as it was.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ganzoo.errors import GanzooError
+from ganzoo.export import onnx as onnx_export
+from ganzoo.export.metadata import LAYOUTS, GeneratorMetadata
+from ganzoo.export.parity import ParityReport, check_parity, default_tolerance
+from ganzoo.export.safetensors import generator_bytes
+from ganzoo.latents import LATENT_SAMPLER
+
+SAFETENSORS_NAME = "generator.safetensors"
+ONNX_NAME = "generator.onnx"
+
+
+@dataclass
+class ExportResult:
+    """What an export wrote, and how well the graph matched torch."""
+
+    onnx_path: Path
+    safetensors_path: Path
+    exporter: str
+    parity: ParityReport
+    metadata: GeneratorMetadata
+    attempts: list[str]  # one line per exporter tried, failures first
+
+
+def default_output_dir(source: Path) -> Path:
+    """``RUN/export`` for a run folder, the file's own folder for a generator.safetensors."""
+    return source.parent if source.is_file() else source / "export"
+
+
+def export_generator(source: Any, out_dir: Any = None, *, fp16: bool = False,
+                     uint8: bool = False, opset: int = onnx_export.DEFAULT_OPSET,
+                     tolerance: tuple[float, float] | None = None, checkpoint: Any = None,
+                     registry: Any = None, exporters: tuple[str, ...] = onnx_export.EXPORTERS,
+                     log: Callable[[str], None] | None = None) -> ExportResult:
+    """Export the EMA generator of run folder (or ``generator.safetensors``) ``source``.
+
+    ``tolerance`` is the (max, mean) abs error allowed (default: see
+    :mod:`ganzoo.export.parity`); ``log`` receives one line per exporter tried.
+    """
+    from ganzoo.models import create_generator, load_generator
+
+    opset = onnx_export.check_opset(opset)
+    source = Path(source)
+    if not source.exists():
+        raise GanzooError(f"{source} does not exist; pass a run folder made by 'ganzoo train' "
+                          "or a generator.safetensors")
+    out_dir = Path(out_dir) if out_dir is not None else default_output_dir(source)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise GanzooError(f"-o {out_dir} is a file; give a folder for the exported files")
+    log = log or (lambda message: None)
+
+    G, info = load_generator(source, checkpoint, registry, "cpu")
+    arch, config = info["arch"], info["generator_config"]
+    nz, num_classes = int(config.nz), int(config.num_classes)
+    st_bytes = generator_bytes(G, arch, config, info["step"], info["recipe_name"])
+    tolerance = default_tolerance(fp16) if tolerance is None else tolerance
+    layout = "NHWC" if uint8 else "NCHW"
+    from ganzoo import __version__
+
+    base = GeneratorMetadata(
+        ganzoo_version=__version__, arch=arch, recipe=info["recipe_name"], nz=nz,
+        resolution=int(config.resolution), channels=int(config.channels),
+        num_classes=num_classes, step=int(info["step"]), output_layout=layout,
+        output_dtype=LAYOUTS[layout][0], output_range=LAYOUTS[layout][1],
+        precision="fp16" if fp16 else "fp32", exporter="", latent_sampler=LATENT_SAMPLER,
+        safetensors_sha256=hashlib.sha256(st_bytes).hexdigest(),
+        inputs="z,labels" if num_classes else "z",
+        config=json.dumps(dataclasses.asdict(config), sort_keys=True))
+    plain = onnx_export.plain_copy(G, lambda: create_generator(arch, config, registry))
+
+    attempts: list[str] = []
+    for exporter in exporters:
+        meta = dataclasses.replace(base, exporter=exporter)
+        try:
+            model = onnx_export.export_graph(plain, nz, num_classes, exporter=exporter,
+                                             opset=opset, fp16=fp16, uint8=uint8)
+            model = onnx_export.with_metadata(model, meta.to_props(), _doc(meta))
+            model_bytes = model.SerializeToString()
+            report = check_parity(model_bytes, G, nz, num_classes, tolerance=tolerance[0],
+                                  mean_tolerance=tolerance[1], uint8=uint8)
+        except Exception as exc:  # an exporter that cannot handle a model: try the next one
+            first_line = (str(exc).strip().splitlines() or [""])[0][:300]
+            attempts.append(f"{exporter}: failed: {type(exc).__name__}: {first_line}")
+            log(attempts[-1])
+            continue
+        attempts.append(f"{exporter}: {report.describe()}")
+        log(attempts[-1])
+        if report.ok:
+            break
+    else:
+        raise GanzooError(
+            f"the ONNX export of {source} does not match torch, so nothing was written "
+            f"({'; '.join(attempts)}). Check that the generator is deterministic in eval mode "
+            "and uses no randomness or data-dependent control flow in forward(); "
+            "'ganzoo --debug export' shows more")
+
+    st_path, onnx_path = out_dir / SAFETENSORS_NAME, out_dir / ONNX_NAME
+    _write_together({st_path: st_bytes, onnx_path: model_bytes})
+    return ExportResult(onnx_path, st_path, exporter, report, meta, attempts)
+
+
+def _doc(meta: GeneratorMetadata) -> str:
+    inputs = "z [N, nz] float32" + (", labels [N] int64" if meta.conditional else "")
+    out = ("[N, C, H, W] float32 in [-1, 1]" if meta.output_layout == "NCHW"
+           else "[N, H, W, C] uint8 in [0, 255]")
+    return (f"ganzoo generator {meta.arch} ({meta.recipe}, step {meta.step}): inputs {inputs}; "
+            f"output images {out}. Latents: {meta.latent_sampler} (see ganzoo.latents).")
+
+
+def _write_together(files: dict[Path, bytes]) -> None:
+    """Write every file under a temporary name, fsync, then rename them all into place."""
+    temps: dict[Path, Path] = {}
+    try:
+        for path, data in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+            temps[path] = tmp
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        for path, tmp in temps.items():
+            os.replace(tmp, path)
+    except OSError as exc:
+        raise GanzooError(f"cannot write the exported files ({exc}); check the folder is "
+                          "writable and has space") from exc
+    finally:
+        for tmp in temps.values():
+            tmp.unlink(missing_ok=True)
+    for folder in {path.parent for path in files}:
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

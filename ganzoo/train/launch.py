@@ -1,0 +1,140 @@
+"""Starting and resuming runs: what ``ganzoo train`` does between parsing and the loop."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from ganzoo.config import ResolvedRecipe, resolve_recipe
+from ganzoo.data import ImageData, load_data
+from ganzoo.errors import GanzooError
+from ganzoo.models import recipe_from_config, with_data_shape
+from ganzoo.train.distributed import DistContext, init_from_env
+from ganzoo.train.loop import resolve_device, train
+from ganzoo.train.precision import choose_fast_path
+from ganzoo.train.run import new_run_dir, read_config, versions, write_config
+
+
+def _say(quiet: bool, ctx: DistContext, message: str) -> None:
+    if not quiet and ctx.is_main:
+        print(message, file=sys.stderr, flush=True)
+
+
+def describe_objective(recipe: ResolvedRecipe) -> str:
+    """What the D and G steps will run: the loss, its constraint, the active regularizers."""
+    from ganzoo.plugins import get_registry
+    from ganzoo.registry import describe_callable
+
+    loss = get_registry().get("loss", recipe.loss)
+    text = f"loss {recipe.loss}"
+    if loss.after_d_step is not None:
+        text += f" (after each D step: {describe_callable(loss.after_d_step)})"
+    regs = [f"{r.name} weight {r.weight:g} every {r.interval}"
+            for r in recipe.regularizers if r.weight != 0]
+    return text + (f" + {', '.join(regs)}" if regs else "")
+
+
+def _agree_on_run_dir(path: Path, ctx: DistContext) -> Path:
+    """Every process uses the main process's run folder (names carry a timestamp)."""
+    if not ctx.enabled:
+        return path
+    box = [str(path)]
+    dist.broadcast_object_list(box, src=0)
+    return Path(box[0])
+
+
+def start_run(arch: str, overrides: list[str], data_spec: str | None, out: Path | None,
+              runs_dir: Path, device_name: str, quiet: bool = False,
+              compile: bool = False) -> Path:
+    """Resolve the recipe, load the data, write config.json and train from step 0."""
+    recipe = resolve_recipe(arch, overrides)
+    probe_device = resolve_device(device_name)
+    ctx = init_from_env(probe_device)
+    device = resolve_device(device_name, ctx)
+    fast = choose_fast_path(recipe.train.precision, device)
+    recipe = dataclasses.replace(
+        recipe, train=dataclasses.replace(recipe.train, precision=fast.precision))
+    data_spec = data_spec or recipe.train.dataset
+    images = load_data(data_spec, recipe.train.resolution)
+    recipe = with_data_shape(recipe, images.channels, images.num_classes)
+    if recipe.train.conditional and not images.num_classes:
+        raise GanzooError(f"recipe '{recipe.name}' is conditional but {data_spec} has no labels; "
+                          "use a dataset with labels (a folder with one subfolder per class)")
+    run_dir = _agree_on_run_dir(out or new_run_dir(runs_dir, recipe.name), ctx)
+    if ctx.is_main:
+        stored_spec = str(Path(data_spec).resolve()) if Path(data_spec).exists() else data_spec
+        write_config(run_dir, {
+            "recipe": recipe.to_dict(),
+            "data": {"spec": stored_spec, "source": images.source, "count": len(images),
+                     "channels": images.channels, "num_classes": recipe.generator.num_classes,
+                     "class_names": images.class_names},
+            "device": str(device),
+            "processes": ctx.world,
+            "fast_path": dataclasses.asdict(fast),
+            "versions": versions(),
+        })
+    _say(quiet, ctx, f"training {recipe.name} with {describe_objective(recipe)} "
+                     f"on {images.source} ({len(images)} images, "
+                     f"{recipe.train.resolution}px) on {device}"
+                     f"{f' x{ctx.world} processes' if ctx.enabled else ''} -> {run_dir}")
+    _say(quiet, ctx, f"precision {fast.precision}"
+                     f"{', channels_last' if fast.channels_last else ''} ({fast.reason})")
+    _train(recipe, images, run_dir, device, ctx, quiet, compile, resume=False)
+    _say(quiet, ctx, f"done: {run_dir}  (samples in {run_dir / 'samples'}; "
+                     f"'ganzoo sample {run_dir} -o grid.png')")
+    return run_dir
+
+
+def resume_run(run_dir: Path, steps: int | None, device_name: str, quiet: bool = False,
+               compile: bool = False) -> Path:
+    """Continue a run from its latest checkpoint with the configuration it was started with."""
+    config = read_config(run_dir)
+    recipe = recipe_from_config(config)
+    ctx = init_from_env(resolve_device(device_name))
+    device = resolve_device(device_name, ctx)
+    images = load_data(config["data"]["spec"], recipe.train.resolution)
+    want = config.get("data", {})
+    if (want.get("channels"), want.get("count")) != (images.channels, len(images)):
+        raise GanzooError(f"--resume {run_dir}: the data at {want.get('spec')} changed since the "
+                          f"run started ({want.get('count')} images with {want.get('channels')} "
+                          f"channels then, {len(images)} with {images.channels} now)")
+    if config.get("processes", 1) != ctx.world:
+        raise GanzooError(f"--resume {run_dir}: the run used {config.get('processes', 1)} "
+                          f"process(es), this launch has {ctx.world}; resume it the same way")
+    if steps is not None:
+        recipe = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, steps=steps))
+    _say(quiet, ctx, f"resuming {run_dir} to step {recipe.train.steps} on {device} "
+                     f"(precision {recipe.train.precision})")
+    _train(recipe, images, run_dir, device, ctx, quiet, compile, resume=True)
+    _say(quiet, ctx, f"done: {run_dir}")
+    return run_dir
+
+
+def _train(recipe: ResolvedRecipe, images: ImageData, run_dir: Path, device: torch.device,
+           ctx: DistContext, quiet: bool, compile: bool, resume: bool) -> None:
+    try:
+        train(recipe, images, run_dir, device, resume=resume, show_progress=not quiet,
+              ctx=ctx, compile=compile)
+    finally:
+        if ctx.enabled and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def launch_torchrun(processes: int, argv: list[str]) -> int:
+    """Re-run this ``ganzoo train`` command under torchrun with ``processes`` workers."""
+    if processes > 1 and not torch.cuda.is_available():
+        raise GanzooError("--gpus needs CUDA GPUs; for several CPU processes run "
+                          "'torchrun --nproc_per_node K -m ganzoo train ...' (gloo)")
+    if processes > torch.cuda.device_count():
+        raise GanzooError(f"--gpus {processes}: only {torch.cuda.device_count()} GPU(s) visible")
+    torchrun = shutil.which("torchrun")
+    cmd = ([torchrun] if torchrun else [sys.executable, "-m", "torch.distributed.run"])
+    cmd += ["--standalone", f"--nproc_per_node={processes}", "-m", "ganzoo", *argv]
+    return subprocess.call(cmd, env=os.environ.copy())
