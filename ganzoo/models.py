@@ -22,12 +22,6 @@ def _build(side: str, arch: str, config: Any, registry: Any) -> nn.Module:
         raise GanzooError(f"architecture '{component.full_name}' has no {side}")
     if isinstance(config, dict):
         config = build_dataclass(cls.config_class, config, f"{component.full_name} {side}")
-    if getattr(config, "num_classes", 0) and not getattr(cls, "conditional", False):
-        raise GanzooError(
-            f"train.conditional is true but the {side} of '{component.full_name}' ignores class "
-            "labels; use a conditional architecture (dcgan-cond, sngan-resnet) or set "
-            "train.conditional=false"
-        )
     return cls(config)
 
 
@@ -55,6 +49,21 @@ def with_data_shape(recipe: ResolvedRecipe, channels: int, num_classes: int) -> 
 
 
 def build_pair(recipe: ResolvedRecipe, registry: Any = None) -> tuple[nn.Module, nn.Module]:
+    """G and D of a recipe; a conditional recipe refuses models that would ignore the labels."""
+    if recipe.train.conditional:
+        if registry is None:
+            from ganzoo.plugins import get_registry
+
+            registry = get_registry()
+        for side, arch in (("generator", recipe.generator_arch),
+                           ("discriminator", recipe.discriminator_arch)):
+            cls = getattr(registry.resolve("architecture", arch).value, side)
+            if cls is not None and not getattr(cls, "conditional", False):
+                raise GanzooError(
+                    f"train.conditional is true but the {side} of '{arch}' ignores class "
+                    "labels; use a conditional architecture (dcgan-cond, sngan-resnet) or set "
+                    "train.conditional=false"
+                )
     return (create_generator(recipe.generator_arch, recipe.generator, registry),
             create_discriminator(recipe.discriminator_arch, recipe.discriminator, registry))
 

@@ -1,6 +1,7 @@
 """Class-conditional DCGAN: conditional BatchNorm in G and a projection discriminator
-(Miyato & Koyama 2018) on the DCGAN layer layout. It needs labels: train it with
-``train.conditional: true`` on data that has them (the ``dcgan-cond`` recipe does)."""
+(Miyato & Koyama 2018) on the DCGAN layer layout. Labels are used when the config has
+``num_classes > 0`` (``train.conditional: true``, as the ``dcgan-cond`` recipe sets); with none
+it is a plain DCGAN with a sum-pooled projection-ready D."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganzoo.errors import GanzooError
 from ganzoo.hooks import hookimpl
 from ganzoo.nn import ClassProjection, ConditionalBatchNorm2d, dcgan_init
 from ganzoo.zoo.dcgan import (
@@ -21,12 +21,6 @@ from ganzoo.zoo.dcgan import (
 PAPER = "https://arxiv.org/abs/1802.05637"
 
 
-def _need_classes(num_classes: int) -> None:
-    if num_classes < 1:
-        raise GanzooError("dcgan-cond is class-conditional: set train.conditional=true and use "
-                          "data with labels (or --arch dcgan for the unconditional DCGAN)")
-
-
 class CondDCGANGenerator(nn.Module):
     """DCGAN's generator with every BatchNorm's scale and shift chosen by the class label."""
 
@@ -37,7 +31,6 @@ class CondDCGANGenerator(nn.Module):
     def __init__(self, config: DCGANGeneratorConfig) -> None:
         super().__init__()
         self.config = config
-        _need_classes(config.num_classes)
         n = _num_blocks(config.resolution, "DCGAN")
         width = [config.ngf * 2 ** (n - 1 - i) for i in range(n)]
         self.convs = nn.ModuleList([nn.ConvTranspose2d(config.nz, width[0], 4, 1, 0, bias=False)])
@@ -49,6 +42,7 @@ class CondDCGANGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         h = z[:, :, None, None]
+        labels = labels if self.config.num_classes else None
         for conv, norm in zip(self.convs, self.norms):
             h = F.relu(norm(conv(h), labels))
         return torch.tanh(self.to_image(h))
@@ -65,7 +59,6 @@ class CondDCGANDiscriminator(nn.Module):
     def __init__(self, config: DCGANDiscriminatorConfig) -> None:
         super().__init__()
         self.config = config
-        _need_classes(config.num_classes)
         n = _num_blocks(config.resolution, "DCGAN")
         width = [config.ndf * 2**i for i in range(n)]
         layers: list[nn.Module] = [nn.Conv2d(config.channels, width[0], 4, 2, 1, bias=False),
@@ -76,12 +69,17 @@ class CondDCGANDiscriminator(nn.Module):
         self.features = nn.Sequential(*layers)
         self.logit = nn.Conv2d(width[-1], 1, 4, 1, 0, bias=False)
         dcgan_init(self)
-        self.projection = ClassProjection(config.num_classes, width[-1])
-        nn.init.normal_(self.projection.embed.weight, 0.0, 0.02)
+        self.projection = (ClassProjection(config.num_classes, width[-1])
+                           if config.num_classes else None)
+        if self.projection is not None:
+            nn.init.normal_(self.projection.embed.weight, 0.0, 0.02)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         h = self.features(x)
-        return self.logit(h).flatten() + self.projection(h.sum(dim=(2, 3)), labels)
+        out = self.logit(h).flatten()
+        if self.projection is not None:
+            out = out + self.projection(h.sum(dim=(2, 3)), labels)
+        return out
 
 
 @hookimpl
