@@ -33,11 +33,6 @@ def _read_idx_gz(path: Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * rank).reshape(dims)
 
 
-def _random_spd(rng: np.random.Generator, d: int) -> np.ndarray:
-    a = rng.normal(size=(d, d))
-    return a @ a.T / d + 0.1 * np.eye(d)
-
-
 # --------------------------------------------------------------------------------------------
 # Fréchet distance
 # --------------------------------------------------------------------------------------------
