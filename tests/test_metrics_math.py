@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from ganzoo.errors import GanzooError
 from ganzoo.metrics import (
     FIDInceptionV3,
     feature_statistics,
@@ -78,9 +79,9 @@ def test_frechet_distance_is_stable_for_singular_covariances():
 
 
 def test_frechet_distance_rejects_mismatched_shapes():
-    with pytest.raises(ValueError, match="same D"):
+    with pytest.raises(GanzooError, match="same D"):
         frechet_distance(np.zeros(3), np.eye(3), np.zeros(4), np.eye(4))
-    with pytest.raises(ValueError, match="at least 2"):
+    with pytest.raises(GanzooError, match="at least 2"):
         feature_statistics(np.zeros((1, 5)))
 
 
@@ -150,9 +151,9 @@ def test_inception_score_hand_computed_cases():
 
 
 def test_inception_score_rejects_logits_and_bad_splits():
-    with pytest.raises(ValueError, match="softmax"):
+    with pytest.raises(GanzooError, match="softmax"):
         inception_score(np.random.default_rng(0).normal(size=(8, 4)), splits=2)
-    with pytest.raises(ValueError, match="splits"):
+    with pytest.raises(GanzooError, match="splits"):
         inception_score(np.full((4, 2), 0.5), splits=5)
 
 
@@ -234,18 +235,18 @@ def test_fmnist_extractor_rejects_tampered_weights(tmp_path):
     blob = bytearray(tampered.read_bytes())
     blob[-100] ^= 0x01  # one flipped bit inside the tensor data
     tampered.write_bytes(bytes(blob))
-    with pytest.raises(ValueError, match="sha256") as info:
+    with pytest.raises(GanzooError, match="sha256") as info:
         load_fmnist_extractor(tampered)
     assert str(tampered) in str(info.value)
-    with pytest.raises(ValueError, match="not found"):
+    with pytest.raises(GanzooError, match="not found"):
         load_fmnist_extractor(tmp_path / "missing.safetensors")
 
 
 def test_fmnist_extractor_rejects_rgb_and_unbatched_input():
     model = load_fmnist_extractor()
-    with pytest.raises(ValueError, match="grayscale"):
+    with pytest.raises(GanzooError, match="grayscale"):
         model.features(torch.zeros(2, 3, 28, 28))
-    with pytest.raises(ValueError, match="batch"):
+    with pytest.raises(GanzooError, match="batch"):
         model.features(torch.zeros(1, 28, 28))
 
 
@@ -256,15 +257,15 @@ def test_fmnist_extractor_rejects_rgb_and_unbatched_input():
 
 def test_load_inception_missing_or_wrong_file_says_what_to_do(tmp_path):
     missing = tmp_path / "pt_inception-2015-12-05-6726825d.pth"
-    with pytest.raises(ValueError, match="not found") as info:
+    with pytest.raises(GanzooError, match="not found") as info:
         load_inception(missing)
     assert str(missing) in str(info.value) and "pt_inception-2015-12-05" in str(info.value)
     wrong = tmp_path / "inception.pth"
     wrong.write_bytes(b"not the inception weights")
-    with pytest.raises(ValueError, match="6726825d") as info:
+    with pytest.raises(GanzooError, match="6726825d") as info:
         load_inception(wrong)
     assert str(wrong) in str(info.value) and file_sha256(wrong) in str(info.value)
-    with pytest.raises(ValueError, match="hex"):
+    with pytest.raises(GanzooError, match="hex"):
         load_inception(wrong, expected_sha256="abc")
 
 

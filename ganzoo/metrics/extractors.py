@@ -36,6 +36,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganzoo.errors import GanzooError
+
 FMNIST_WEIGHTS_PATH = Path(__file__).with_name("weights") / "fmnist.safetensors"
 FMNIST_WEIGHTS_SHA256 = "78fcc5fcaaa804fd40574e13331490116bf9eb31ead958e6810cb83ea87562e7"
 FMNIST_ARCH = "ganzoo-fmnist-cnn-v1"
@@ -74,14 +76,14 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
 def _check_file(path: Path, expected_sha256: str, what: str, fix: str) -> None:
     expected = expected_sha256.strip().lower()
     if len(expected) < 8 or any(c not in "0123456789abcdef" for c in expected):
-        raise ValueError(
+        raise GanzooError(
             f"expected_sha256 for {what} must be at least 8 hex digits, got {expected_sha256!r}."
         )
     if not path.is_file():
-        raise ValueError(f"{what} not found at {path}. {fix}")
+        raise GanzooError(f"{what} not found at {path}. {fix}")
     actual = file_sha256(path)
     if not actual.startswith(expected):
-        raise ValueError(
+        raise GanzooError(
             f"{what} at {path} has sha256 {actual}, expected {expected}"
             f"{'…' if len(expected) < 64 else ''}; the file is corrupt, truncated or a different "
             f"file. {fix}"
@@ -91,7 +93,7 @@ def _check_file(path: Path, expected_sha256: str, what: str, fix: str) -> None:
 def _prepare_images(x: torch.Tensor, channels: int, size: int, antialias: bool) -> torch.Tensor:
     if not isinstance(x, torch.Tensor) or x.ndim != 4 or not x.is_floating_point():
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(
+        raise GanzooError(
             f"images must be a float tensor of shape [N, C, H, W] in [-1, 1], got {shape}; "
             "add a batch dimension and convert uint8 images with x / 127.5 - 1."
         )
@@ -99,12 +101,12 @@ def _prepare_images(x: torch.Tensor, channels: int, size: int, antialias: bool) 
         if channels == 3 and x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
         elif channels == 1 and x.shape[1] == 3:
-            raise ValueError(
+            raise GanzooError(
                 "the Fashion-MNIST extractor takes 1-channel images, got 3 channels; "
                 "use the Inception extractor for RGB models or convert to grayscale first."
             )
         else:
-            raise ValueError(f"expected {channels}-channel images, got {x.shape[1]} channels.")
+            raise GanzooError(f"expected {channels}-channel images, got {x.shape[1]} channels.")
     if x.shape[-2:] != (size, size):
         x = F.interpolate(
             x, size=(size, size), mode="bilinear", align_corners=False, antialias=antialias
@@ -190,7 +192,7 @@ def load_fmnist_extractor(
     with safe_open(str(weights), framework="pt") as fh:
         meta = fh.metadata() or {}
     if meta.get("arch") != FMNIST_ARCH:
-        raise ValueError(
+        raise GanzooError(
             f"{weights} holds weights for arch {meta.get('arch')!r}, not {FMNIST_ARCH!r}; "
             "pass a file written by scripts/train_fmnist_classifier.py."
         )
@@ -399,12 +401,12 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for unreadable / unsafe files
-        raise ValueError(
+        raise GanzooError(
             f"could not read {path} as a tensor state dict ({exc}); pass the original "
             f"{FID_INCEPTION_FILENAME} or a .safetensors conversion of it."
         ) from exc
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f"{path} does not hold a flat state dict of tensors.")
+        raise GanzooError(f"{path} does not hold a flat state dict of tensors.")
     return state
 
 
@@ -439,10 +441,10 @@ def load_inception(
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError as exc:
-        raise ValueError(f"{weights} does not fit FID InceptionV3: {exc}") from exc
+        raise GanzooError(f"{weights} does not fit FID InceptionV3: {exc}") from exc
     missing = [k for k in missing if not k.endswith("num_batches_tracked")]
     if missing or unexpected:
-        raise ValueError(
+        raise GanzooError(
             f"{weights} does not fit FID InceptionV3: missing {missing[:5]}, unexpected "
             f"{unexpected[:5]} (of {len(missing)} / {len(unexpected)}); pass the pytorch-fid "
             f"file {FID_INCEPTION_FILENAME}."

@@ -16,6 +16,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from ganzoo.errors import GanzooError
+
 ArrayLike = np.ndarray | torch.Tensor
 
 
@@ -38,7 +40,7 @@ def _as_float64(x: ArrayLike, name: str) -> np.ndarray:
         x = x.detach().to("cpu", torch.float64).numpy()
     arr = np.asarray(x, dtype=np.float64)
     if not np.all(np.isfinite(arr)):
-        raise ValueError(
+        raise GanzooError(
             f"{name} contains NaN or infinite values; check the extractor input "
             "(images must be finite floats in [-1, 1])."
         )
@@ -48,12 +50,12 @@ def _as_float64(x: ArrayLike, name: str) -> np.ndarray:
 def _features_2d(x: ArrayLike, name: str, min_rows: int = 2) -> np.ndarray:
     arr = _as_float64(x, name)
     if arr.ndim != 2:
-        raise ValueError(
+        raise GanzooError(
             f"{name} must be a 2-D [num_samples, feature_dim] array, got shape {arr.shape}; "
             "flatten per-sample features first."
         )
     if arr.shape[0] < min_rows:
-        raise ValueError(
+        raise GanzooError(
             f"{name} has {arr.shape[0]} samples but at least {min_rows} are needed; "
             "evaluate on more images."
         )
@@ -107,7 +109,7 @@ def frechet_distance(
     s2 = np.atleast_2d(_as_float64(sigma2, "sigma2"))
     d = m1.shape[0]
     if m1.shape != (d,) or m2.shape != (d,) or s1.shape != (d, d) or s2.shape != (d, d):
-        raise ValueError(
+        raise GanzooError(
             "frechet_distance needs two means of shape [D] and two covariances of shape [D, D] "
             f"with the same D; got {m1.shape}, {s1.shape}, {m2.shape}, {s2.shape}. "
             "Compute both sets of statistics with the same feature extractor."
@@ -159,12 +161,12 @@ def kernel_distance(
     real = _features_2d(feats_real, "feats_real")
     fake = _features_2d(feats_fake, "feats_fake")
     if real.shape[1] != fake.shape[1]:
-        raise ValueError(
+        raise GanzooError(
             f"feats_real has dimension {real.shape[1]} but feats_fake has {fake.shape[1]}; "
             "extract both with the same network."
         )
     if num_subsets < 1 or subset_size < 2:
-        raise ValueError(
+        raise GanzooError(
             f"num_subsets must be >= 1 and subset_size >= 2 (got {num_subsets}, {subset_size})."
         )
     m = min(subset_size, real.shape[0], fake.shape[0])
@@ -195,11 +197,11 @@ def inception_score(probs: ArrayLike, splits: int = 10) -> MeanStd:
     """
     p = _features_2d(probs, "probs", min_rows=1)
     if splits < 1 or splits > p.shape[0]:
-        raise ValueError(
+        raise GanzooError(
             f"splits must be between 1 and the number of samples ({p.shape[0]}), got {splits}."
         )
     if p.min() < 0 or not np.allclose(p.sum(axis=1), 1.0, atol=1e-3):
-        raise ValueError(
+        raise GanzooError(
             "probs must be class probabilities (non-negative rows summing to 1); "
             "apply softmax to the logits first."
         )
@@ -223,9 +225,9 @@ def _as_torch_2d(x: ArrayLike, name: str, min_rows: int) -> torch.Tensor:
     if isinstance(x, torch.Tensor):
         t = x.detach().to(torch.float64)
         if not torch.isfinite(t).all():
-            raise ValueError(f"{name} contains NaN or infinite values; check the extractor input.")
+            raise GanzooError(f"{name} contains NaN or infinite values; check the extractor input.")
         if t.ndim != 2 or t.shape[0] < min_rows:
-            raise ValueError(
+            raise GanzooError(
                 f"{name} must be a [num_samples, feature_dim] array with at least {min_rows} "
                 f"samples, got shape {tuple(t.shape)}."
             )
@@ -262,11 +264,11 @@ def precision_recall(
     stay on their device.
     """
     if k < 1:
-        raise ValueError(f"k must be a positive integer, got {k}.")
+        raise GanzooError(f"k must be a positive integer, got {k}.")
     real = _as_torch_2d(feats_real, "feats_real", k + 1)
     fake = _as_torch_2d(feats_fake, "feats_fake", k + 1).to(real.device)
     if real.shape[1] != fake.shape[1]:
-        raise ValueError(
+        raise GanzooError(
             f"feats_real has dimension {real.shape[1]} but feats_fake has {fake.shape[1]}; "
             "extract both with the same network."
         )
