@@ -168,10 +168,22 @@ def export(
     opset: Annotated[int, typer.Option(help="ONNX opset (18 or newer).")] = 18,
     checkpoint: Annotated[Path | None, typer.Option(
         help="Export this checkpoint of the run instead of its latest.")] = None,
+    web: Annotated[Path | None, typer.Option(
+        "--web", help="Also write a static web page into this folder that runs the generator "
+        "in the browser (onnxruntime-web; serve it with 'python -m http.server').")] = None,
+    ort_web: Annotated[Path | None, typer.Option(
+        "--ort-web", help="With --web: where onnxruntime-web is (its dist folder, or a folder "
+        "with node_modules; default: $GANZOO_ORT_WEB, else ./node_modules).")] = None,
 ) -> None:
     """Export the EMA generator to safetensors + ONNX, checked against torch with onnxruntime."""
     from ganzoo.export import export_generator
 
+    if ort_web is not None and web is None:
+        raise GanzooError("--ort-web only matters with --web DIR; add --web or drop --ort-web")
+    if web is not None:
+        from ganzoo.export.web import find_ort_web
+
+        ort_web = find_ort_web(ort_web)  # before the export, so a missing one fails fast
     result = export_generator(run, out, fp16=fp16, uint8=uint8, opset=opset,
                               checkpoint=checkpoint, log=lambda line: typer.echo(line, err=True))
     m = result.metadata
@@ -179,6 +191,12 @@ def export(
     typer.echo(f"wrote {result.onnx_path} ({m.arch}, step {m.step}, {m.precision}, "
                f"{m.output_layout} {m.output_dtype}, opset {opset}, exporter {result.exporter}, "
                f"max abs error {result.parity.max_abs_error:.3g})")
+    if web is not None:
+        from ganzoo.export.web import export_web
+
+        page = export_web(result.onnx_path, web, ort_web)
+        typer.echo(f"wrote {page} (serve it: python -m http.server -d {web}; then open "
+                   "http://localhost:8000)")
 
 
 @app.command()
