@@ -2,9 +2,11 @@
 //
 //   node web_driver.cjs JOB.json   (playwright-core found through NODE_PATH)
 //
-// JOB: {"chromium": path, "pages": [{"url", "screenshot"?, "renders": [settings, ...]}]}.
+// JOB: {"chromium": path, "pages": [{"url", "screenshot"?, "renders": [settings, ...],
+// "latents"?: [[n, nz, seed], ...]}]}.
 // Prints one JSON line: per page its state, backend, status text, console errors, and the
-// pixels of the first grid and of each render (window.ganzoo.pixels()).
+// pixels of the first grid and of each render (window.ganzoo.pixels()), and latents drawn by
+// the page's sampler.
 "use strict";
 
 const fs = require("fs");
@@ -20,6 +22,10 @@ async function visit(browser, job) {
   result.ready = await page.evaluate(() => window.ganzoo.ready.then(
     (info) => ({ ok: true, backend: info.backend }),
     (err) => ({ ok: false, error: String(err && err.message) })));
+  if (job.latents) {
+    result.latents = await page.evaluate((jobs) => jobs.map(
+      ([n, nz, seed]) => Array.from(window.ganzoo.sampleLatents(n, nz, seed))), job.latents);
+  }
   if (result.ready.ok) {
     result.grids.push(await page.evaluate(() => window.ganzoo.pixels()));
     for (const settings of job.renders || []) {
@@ -33,6 +39,8 @@ async function visit(browser, job) {
   result.status = await page.locator("#status").innerText();
   result.statusVisible = await page.locator("#status").isVisible();
   result.backendText = await page.locator("#backend").innerText();
+  result.classOptions = await page.locator("#class option").count();
+  result.classVisible = await page.locator("#class").isVisible();
   result.canvases = await page.locator("#grid canvas").count();
   if (job.screenshot) await page.screenshot({ path: job.screenshot, fullPage: true });
   await page.close();
