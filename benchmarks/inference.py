@@ -34,6 +34,7 @@ from ganzoo.export.safetensors import generator_bytes
 from ganzoo.latents import sample_latents
 from ganzoo.models import create_generator
 from ganzoo.runtime import Generator, default_threads
+from ganzoo.train.precision import choose_fast_path
 
 
 def dcgan64(nz: int, ngf: int, channels: int) -> tuple[torch.nn.Module, object]:
@@ -121,10 +122,18 @@ def main() -> None:
             with torch.inference_mode():
                 return G_cl(z)
 
+        fast = choose_fast_path("auto", torch.device("cpu"))
+
+        def ganzoo_default():
+            with torch.inference_mode(), fast.autocast(torch.device("cpu")):
+                return (G_cl if fast.channels_last else G)(z)
+
         load = os.getloadavg()
         main_times = measure({
             "torch eager (fp32, NCHW)": eager,
             "torch channels_last (fp32)": channels_last,
+            f"ganzoo sample default ({fast.precision}"
+            f"{', channels_last' if fast.channels_last else ''})": ganzoo_default,
             "onnxruntime fp32 (ganzoo.runtime)": lambda: ort32.run(z_np),
             "onnxruntime fp16 (ganzoo.runtime)": lambda: ort16.run(z_np),
         }, args.rounds)

@@ -117,6 +117,10 @@ def sample(
     class_: Annotated[int | None, typer.Option(
         "--class", help="Class index for conditional generators.")] = None,
     nrow: Annotated[int | None, typer.Option(help="Images per grid row.")] = None,
+    precision: Annotated[str, typer.Option(
+        help="auto (bf16 + channels_last where the CPU/GPU has bf16), fp32 (bit-comparable "
+        "with the ONNX export) or bf16.")] = "auto",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
 ) -> None:
     """Sample a grid of images from a run's EMA generator."""
     import torch
@@ -124,17 +128,26 @@ def sample(
     from ganzoo.images import save_grid
     from ganzoo.latents import class_labels, sample_latents
     from ganzoo.models import load_generator
+    from ganzoo.train.loop import resolve_device
+    from ganzoo.train.precision import choose_fast_path
 
     if n < 1:
         raise GanzooError(f"-n must be at least 1, got {n}")
-    G, info = load_generator(run)
+    if precision not in ("auto", "fp32", "bf16"):
+        raise GanzooError(f"--precision must be auto, fp32 or bf16, got {precision!r}")
+    dev = resolve_device(device)
+    fast = choose_fast_path(precision, dev)
+    G, info = load_generator(run, device=str(dev))
+    if fast.channels_last:
+        G = G.to(memory_format=torch.channels_last)
     cfg = info["generator_config"]
     labels = class_labels(n, cfg.num_classes, class_)
-    z = torch.from_numpy(sample_latents(n, cfg.nz, seed))
-    with torch.no_grad():
-        images = G(z, None if labels is None else torch.from_numpy(labels)).float().numpy()
+    z = torch.from_numpy(sample_latents(n, cfg.nz, seed)).to(dev)
+    with torch.no_grad(), fast.autocast(dev):
+        y = None if labels is None else torch.from_numpy(labels).to(dev)
+        images = G(z, y).float().cpu().numpy()
     save_grid(images, output, nrow)
-    typer.echo(f"wrote {output} ({n} images, step {info['step']})")
+    typer.echo(f"wrote {output} ({n} images, step {info['step']}, {fast.precision})")
 
 
 # -- export / generate -----------------------------------------------------------------------
@@ -155,10 +168,22 @@ def export(
     opset: Annotated[int, typer.Option(help="ONNX opset (18 or newer).")] = 18,
     checkpoint: Annotated[Path | None, typer.Option(
         help="Export this checkpoint of the run instead of its latest.")] = None,
+    web: Annotated[Path | None, typer.Option(
+        "--web", help="Also write a static web page into this folder that runs the generator "
+        "in the browser (onnxruntime-web; serve it with 'python -m http.server').")] = None,
+    ort_web: Annotated[Path | None, typer.Option(
+        "--ort-web", help="With --web: where onnxruntime-web is (its dist folder, or a folder "
+        "with node_modules; default: $GANZOO_ORT_WEB, else ./node_modules).")] = None,
 ) -> None:
     """Export the EMA generator to safetensors + ONNX, checked against torch with onnxruntime."""
     from ganzoo.export import export_generator
 
+    if ort_web is not None and web is None:
+        raise GanzooError("--ort-web only matters with --web DIR; add --web or drop --ort-web")
+    if web is not None:
+        from ganzoo.export.web import find_ort_web
+
+        ort_web = find_ort_web(ort_web)  # before the export, so a missing one fails fast
     result = export_generator(run, out, fp16=fp16, uint8=uint8, opset=opset,
                               checkpoint=checkpoint, log=lambda line: typer.echo(line, err=True))
     m = result.metadata
@@ -166,6 +191,12 @@ def export(
     typer.echo(f"wrote {result.onnx_path} ({m.arch}, step {m.step}, {m.precision}, "
                f"{m.output_layout} {m.output_dtype}, opset {opset}, exporter {result.exporter}, "
                f"max abs error {result.parity.max_abs_error:.3g})")
+    if web is not None:
+        from ganzoo.export.web import export_web
+
+        page = export_web(result.onnx_path, web, ort_web)
+        typer.echo(f"wrote {page} (serve it: python -m http.server -d {web}; then open "
+                   "http://localhost:8000)")
 
 
 @app.command()

@@ -1,0 +1,70 @@
+// Drives headless Chromium through a ganzoo web page for tests/test_web_export.py.
+//
+//   node web_driver.cjs JOB.json   (playwright-core found through NODE_PATH)
+//
+// JOB: {"chromium": path, "pages": [{"url", "screenshot"?, "renders": [settings, ...],
+// "latents"?: [[n, nz, seed], ...]}]}.
+// Prints one JSON line: per page its state, backend, status text, console errors, and the
+// pixels of the first grid and of each render (window.ganzoo.pixels()), and latents drawn by
+// the page's sampler.
+"use strict";
+
+const fs = require("fs");
+const { chromium } = require("playwright-core");
+
+async function visit(browser, job) {
+  const page = await browser.newPage({ viewport: { width: 900, height: 800 } });
+  const consoleErrors = [];
+  page.on("console", (msg) => { if (msg.type() === "error") consoleErrors.push(msg.text()); });
+  page.on("pageerror", (err) => consoleErrors.push(String(err)));
+  await page.goto(job.url);
+  const result = { consoleErrors, grids: [] };
+  result.ready = await page.evaluate(() => window.ganzoo.ready.then(
+    (info) => ({ ok: true, backend: info.backend }),
+    (err) => ({ ok: false, error: String(err && err.message) })));
+  if (job.latents) {
+    result.latents = await page.evaluate((jobs) => jobs.map(
+      ([n, nz, seed]) => Array.from(window.ganzoo.sampleLatents(n, nz, seed))), job.latents);
+  }
+  if (result.ready.ok) {
+    result.grids.push(await page.evaluate(() => window.ganzoo.pixels()));
+    for (const settings of job.renders || []) {
+      result.grids.push(await page.evaluate(async (s) => {
+        await window.ganzoo.render(s);
+        return window.ganzoo.pixels();
+      }, settings));
+    }
+  }
+  result.state = await page.evaluate(() => document.body.dataset.state || "");
+  result.status = await page.locator("#status").innerText();
+  result.statusVisible = await page.locator("#status").isVisible();
+  result.backendText = await page.locator("#backend").innerText();
+  result.classOptions = await page.locator("#class option").count();
+  result.classVisible = await page.locator("#class").isVisible();
+  result.canvases = await page.locator("#grid canvas").count();
+  if (job.screenshot) await page.screenshot({ path: job.screenshot, fullPage: true });
+  await page.close();
+  return result;
+}
+
+async function main() {
+  const job = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
+  const browser = await chromium.launch({
+    executablePath: job.chromium,
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+           "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage"],
+  });
+  try {
+    const pages = [];
+    for (const pageJob of job.pages) pages.push(await visit(browser, pageJob));
+    process.stdout.write(JSON.stringify({ pages }) + "\n");
+  } finally {
+    await browser.close();
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(String(err && err.stack || err) + "\n");
+  process.exit(1);
+});
