@@ -331,6 +331,8 @@ def evaluate(run: Any, *, metrics: str | Sequence[str] = METRICS, n: int = 10000
     if n < 2:
         raise GanzooError(f"-n must be at least 2, got {n}")
     names = parse_metrics(metrics)
+    ex = load_extractor(extractor, device=device, **(extractor_options or {}))  # fail fast
+    ex.batch = batch
     G, info = load_generator(run, checkpoint=checkpoint, device=str(device))
     cfg = info["generator_config"]
     if data is None:
@@ -340,8 +342,6 @@ def evaluate(run: Any, *, metrics: str | Sequence[str] = METRICS, n: int = 10000
                               "reference with --data (e.g. --data fashion-mnist)")
         data = config["data"]["spec"]
     reference = data if isinstance(data, ImageData) else load_data(str(data), cfg.resolution)
-    ex = load_extractor(extractor, device=device, **(extractor_options or {}))
-    ex.batch = batch
     fakes = generate_images(G, n, nz=cfg.nz, num_classes=cfg.num_classes, seed=seed,
                             batch=batch, device=device)
     return score_images(fakes, reference, metrics=names, extractor=ex, seed=seed,
