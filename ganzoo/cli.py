@@ -67,6 +67,11 @@ def train(
         help="Train on this many GPUs (launches torchrun for you).")] = 0,
     compile_: Annotated[bool, typer.Option("--compile", help="torch.compile G and D.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    eval_every: Annotated[int | None, typer.Option(
+        "--eval-every", help="Score the EMA generator every N steps (fd/kd/pr, "
+        "train.eval_extractor) and keep checkpoints/best.safetensors.")] = None,
+    eval_n: Annotated[int | None, typer.Option(
+        "--eval-n", help="Generated images per evaluation (train.eval_n).")] = None,
 ) -> None:
     """Train a GAN: `ganzoo train --arch dcgan` trains on the embedded Fashion-MNIST."""
     from ganzoo.train.launch import launch_torchrun, resume_run, start_run
@@ -81,7 +86,9 @@ def train(
         given = [name for name, value in (("--set", overrides), ("--data", data),
                                           ("--batch", batch), ("--seed", seed),
                                           ("--precision", precision),
-                                          ("--accumulate", accumulate)) if value]
+                                          ("--accumulate", accumulate),
+                                          ("--eval-every", eval_every),
+                                          ("--eval-n", eval_n)) if value]
         if given:
             raise GanzooError(f"--resume continues a run exactly as configured; drop "
                               f"{', '.join(given)} (only --steps, --device, --compile may change)")
@@ -96,7 +103,8 @@ def train(
         return
     extra = list(overrides or [])
     for key, value in (("batch", batch), ("seed", seed), ("steps", steps),
-                       ("precision", precision), ("accumulate", accumulate)):
+                       ("precision", precision), ("accumulate", accumulate),
+                       ("eval_every", eval_every), ("eval_n", eval_n)):
         if value is not None:
             extra.append(f"train.{key}={value}")
     start_run(arch, extra, data, out, runs_dir, device, quiet, compile_)
@@ -148,6 +156,70 @@ def sample(
         images = G(z, y).float().cpu().numpy()
     save_grid(images, output, nrow)
     typer.echo(f"wrote {output} ({n} images, step {info['step']}, {fast.precision})")
+
+
+# -- eval ------------------------------------------------------------------------------------
+
+
+@app.command("eval")
+def eval_(
+    run: Annotated[Path, typer.Argument(
+        help="A run folder made by 'ganzoo train', or a generator.safetensors (with --data).")],
+    metrics: Annotated[str, typer.Option(
+        help="Comma-separated: fd (Frechet distance), kd (kernel distance), is (Inception "
+        "score), pr (precision and recall).")] = "fd,kd,is,pr",
+    n: Annotated[int, typer.Option("-n", help="Generated images to score.")] = 10000,
+    extractor: Annotated[str, typer.Option(
+        help="Feature extractor: fmnist (shipped, offline) or inception (real FID; needs "
+        "--inception-weights), or a plugin's.")] = "fmnist",
+    inception_weights: Annotated[Path | None, typer.Option(
+        "--inception-weights", help="Local pt_inception-2015-12-05-6726825d.pth "
+        "(or set GANZOO_INCEPTION_WEIGHTS).")] = None,
+    seed: Annotated[int, typer.Option(help="Latent seed (and KD/PR subset seed).")] = 0,
+    data: Annotated[str | None, typer.Option(
+        "--data", "-d", help="Reference dataset (default: the one the run trained on).")] = None,
+    checkpoint: Annotated[Path | None, typer.Option(
+        help="Score this checkpoint of the run instead of its latest.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    batch: Annotated[int, typer.Option(help="Images per forward pass.")] = 250,
+    no_log: Annotated[bool, typer.Option(
+        "--no-log", help="Do not append the record to the run's metrics.jsonl.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON.")] = False,
+) -> None:
+    """Score a run's EMA generator against its dataset; every score carries its protocol."""
+    from ganzoo.metrics.evaluate import evaluate
+    from ganzoo.train.loop import resolve_device
+    from ganzoo.train.run import append_metrics
+
+    if batch < 1:
+        raise GanzooError(f"--batch must be at least 1, got {batch}")
+    options = {}
+    if inception_weights is not None:
+        if extractor.split(":")[-1] != "inception":
+            raise GanzooError("--inception-weights is for --extractor inception; drop it or "
+                              "add --extractor inception")
+        options["weights"] = str(inception_weights)
+    result = evaluate(run, metrics=metrics, n=n, extractor=extractor, seed=seed, data=data,
+                      checkpoint=checkpoint, device=resolve_device(device),
+                      extractor_options=options, batch=batch)
+    record = result.record()
+    if run.is_dir() and not no_log:
+        append_metrics(run, record)
+    if as_json:
+        typer.echo(json.dumps(record, indent=2))
+        return
+    p = result.protocol
+    typer.echo(f"{p['recipe']} step {p['step']}: {p['n_fake']} generated vs {p['n_real']} "
+               f"reference images ({p['reference']['source']}), extractor {p['extractor']} "
+               f"sha256 {p['extractor_sha256'][:12]}, seed {p['seed']}")
+    width = max(len(k) for k in result.scores)
+    for key, value in result.scores.items():
+        if not key.endswith("-std"):
+            std = result.scores.get(f"{key}-std")
+            typer.echo(f"  {key:<{width}}  {value:.4f}" + (f" ± {std:.4f}" if std is not None
+                                                           else ""))
+    if run.is_dir() and not no_log:
+        typer.echo(f"appended to {run / 'metrics.jsonl'}")
 
 
 # -- export / generate -----------------------------------------------------------------------
@@ -234,6 +306,8 @@ KIND_ALIASES = {
     "losses": "loss", "loss": "loss",
     "regularizers": "regularizer", "regularizer": "regularizer",
     "datasets": "dataset", "dataset": "dataset",
+    "extractors": "feature_extractor", "feature-extractors": "feature_extractor",
+    "feature_extractor": "feature_extractor",
 }
 
 
@@ -241,7 +315,7 @@ KIND_ALIASES = {
 def zoo_list(
     pattern: Annotated[str, typer.Argument(help="Wildcard filter, e.g. '*gan*'.")] = "*",
     kind: Annotated[str, typer.Option(help="recipes, architectures, losses, regularizers, "
-                                      "datasets or all.")] = "recipes",
+                                      "datasets, extractors or all.")] = "recipes",
     losses: Annotated[bool, typer.Option("--losses", help="Losses and regularizers.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
@@ -282,7 +356,8 @@ def zoo_list(
 
 
 PLURALS = {"recipe": "recipes", "architecture": "architectures", "loss": "losses",
-           "regularizer": "regularizers", "dataset": "datasets"}
+           "regularizer": "regularizers", "dataset": "datasets",
+           "feature_extractor": "feature extractors"}
 
 
 def _print_table(rows: list[dict], kinds: list[str]) -> None:

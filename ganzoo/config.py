@@ -66,6 +66,9 @@ class TrainConfig:
     checkpoint_every: int = 500
     keep_checkpoints: int = 3
     log_every: int = 10
+    eval_every: int = 0  # 0: no evaluation during training
+    eval_n: int = 2000
+    eval_extractor: str = "fmnist"
 
     def validate(self, where: str) -> None:
         def bad(key: str, why: str) -> GanzooError:
@@ -78,6 +81,10 @@ class TrainConfig:
                     "keep_checkpoints", "log_every", "accumulate"):
             if getattr(self, key) < 1:
                 raise bad(key, f"must be at least 1, got {getattr(self, key)}")
+        if self.eval_every < 0:
+            raise bad("eval_every", f"must be 0 (off) or a number of steps, got {self.eval_every}")
+        if self.eval_n < 2:
+            raise bad("eval_n", f"must be at least 2 images, got {self.eval_n}")
         for key in ("lr", "lr_d"):
             value = getattr(self, key)
             if value is not None and not value > 0:

@@ -203,6 +203,40 @@ def register_recipes(register):
 
 
 # -------------------------------------------------------------------------
+# Metrics
+# -------------------------------------------------------------------------
+
+
+@hookspec
+def register_feature_extractors(register):
+    """Register feature extractors: the fixed networks ``ganzoo eval`` measures images with.
+
+    :param register: ``register(name, *, load, sha256="", channels=(1, 3),
+        input_range=(-1.0, 1.0), resize="", score_names=None, description="",
+        replaces=None)``. ``load(**options)`` builds the network (``device`` is always passed,
+        plus options such as ``weights`` from the command line) and returns an object with
+        ``features(x) -> [N, D]`` and, for the Inception score, ``logits(x) -> [N, classes]``;
+        ``x`` is a float batch ``[N, C, H, W]`` in ``input_range`` at the data's resolution,
+        so the extractor resizes inside (``resize`` says how, for the protocol record).
+        ``sha256`` identifies the weights; a loaded object's own ``sha256`` attribute wins
+        (for weights the user names). Every score records it, and cached reference
+        statistics are keyed by it, so a different network never reuses them. ``channels``
+        are the image channel counts it accepts. Scores are named ``fd-NAME``, ``kd-NAME``,
+        ``is-NAME``, ``precision-NAME``, ``recall-NAME`` unless ``score_names`` maps a metric
+        (``fd``, ``kd``, ``is``, ``precision``, ``recall``) to another name, such as ``fid``
+        for the standard Inception network; never call a score FID that is not.
+
+    Example::
+
+        @ganzoo.hookimpl
+        def register_feature_extractors(register):
+            register("acme-faces", load=lambda device="cpu", **options: AcmeNet().to(device),
+                     sha256=ACME_WEIGHTS_SHA256, channels=(3,), resize="bilinear to 112x112",
+                     description="face-recognition embedding for face GANs")
+    """
+
+
+# -------------------------------------------------------------------------
 # Command line
 # -------------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ from ganzoo.registry import (
     Architecture,
     Component,
     Dataset,
+    FeatureExtractor,
     Loss,
     Recipe,
     Registry,
@@ -57,6 +58,7 @@ BUILTIN_MODULES = (
     "ganzoo.zoo.regularizers",
     "ganzoo.zoo.datasets",
     "ganzoo.zoo.recipes",
+    "ganzoo.zoo.extractors",
 )
 
 # hook name -> (component kind, constructor of the registered value)
@@ -66,6 +68,7 @@ HOOK_KINDS: dict[str, tuple[str, Callable[..., Any]]] = {
     "register_regularizers": ("regularizer", Regularizer),
     "register_datasets": ("dataset", Dataset),
     "register_recipes": ("recipe", Recipe),
+    "register_feature_extractors": ("feature_extractor", FeatureExtractor),
 }
 
 
@@ -160,6 +163,12 @@ def _make_register(kind: str, build: Callable[..., Any], out: list[Component],
                               f"value; pass its parts by keyword (see docs/hooks.md)")
         if kind == "loss" and isinstance(fields.get("regularizers"), list):
             fields["regularizers"] = tuple(fields["regularizers"])
+        if kind == "feature_extractor":
+            if fields.get("score_names", {}) is None:
+                del fields["score_names"]
+            for key in ("channels", "input_range"):
+                if isinstance(fields.get(key), list):
+                    fields[key] = tuple(fields[key])
         try:
             component_value = build(name=name, **fields)
         except TypeError as exc:
@@ -227,6 +236,21 @@ def _check_component(kind: str, value: Any, plugin: str) -> None:
             raise GanzooError(f"{where}: weight must be a number, got {value.weight!r}")
     elif kind == "dataset" and not callable(value.load):
         raise GanzooError(f"{where}: load must be callable")
+    elif kind == "feature_extractor":
+        if not callable(value.load):
+            raise GanzooError(f"{where}: load must be a callable load(**options) returning an "
+                              "object with features(x)")
+        if not (isinstance(value.channels, tuple) and value.channels
+                and all(c in (1, 3) for c in value.channels)):
+            raise GanzooError(f"{where}: channels must be a tuple of 1 and/or 3, "
+                              f"got {value.channels!r}")
+        low_high = value.input_range
+        if not (isinstance(low_high, tuple) and len(low_high) == 2
+                and all(isinstance(v, (int, float)) for v in low_high)
+                and low_high[0] < low_high[1]):
+            raise GanzooError(f"{where}: input_range must be (low, high), got {low_high!r}")
+        if not isinstance(value.sha256, str) or not isinstance(value.score_names, Mapping):
+            raise GanzooError(f"{where}: sha256 must be a string and score_names a mapping")
 
 
 def _hook_names() -> list[str]:

@@ -15,9 +15,9 @@ from typing import Any
 
 from ganzoo.errors import AmbiguousNameError, GanzooError, UnknownComponentError
 
-KINDS = ("architecture", "loss", "regularizer", "dataset", "recipe")
+KINDS = ("architecture", "loss", "regularizer", "dataset", "recipe", "feature_extractor")
 PLURALS = {"architecture": "architectures", "loss": "losses", "regularizer": "regularizers",
-           "dataset": "datasets", "recipe": "recipes"}
+           "dataset": "datasets", "recipe": "recipes", "feature_extractor": "feature extractors"}
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,24 @@ class Recipe:
     spec: Mapping[str, Any]
     description: str = ""
     paper: str = ""
+
+
+@dataclass(frozen=True)
+class FeatureExtractor:
+    """A fixed network the metrics measure images with (see ``register_feature_extractors``)."""
+
+    name: str
+    load: Callable[..., Any]
+    sha256: str = ""
+    channels: tuple[int, ...] = (1, 3)
+    input_range: tuple[float, float] = (-1.0, 1.0)
+    resize: str = ""
+    #: metric -> the name its score is reported under ("fd" -> "fid"); default "fd-NAME".
+    score_names: Mapping[str, str] = field(default_factory=dict)
+    description: str = ""
+
+    def score_name(self, metric: str) -> str:
+        return self.score_names.get(metric, f"{metric}-{self.name}")
 
 
 @dataclass(frozen=True)

@@ -127,7 +127,7 @@ def test_plugins_list_json_shows_distribution_version_status_hooks_and_names(lis
     assert good["provides_by_kind"] == {
         "architecture": ["good:good-gan"], "loss": ["good:good-loss"],
         "regularizer": ["good:good-penalty"], "dataset": ["good:good-stripes"],
-        "recipe": ["good:good-tiny"]}
+        "recipe": ["good:good-tiny"], "feature_extractor": ["good:good-pixels"]}
     assert sorted(good["provides"]) == sorted(
         n for names in good["provides_by_kind"].values() for n in names)
     assert good["commands"] == ["good-hello"]
@@ -251,6 +251,16 @@ def test_register_datasets_from_an_installed_plugin(good_run):
     assert data["spec"] == "good-stripes"
     assert (data["source"], data["count"], data["channels"]) == ("good-stripes (synthetic)",
                                                                  16, 1)
+
+
+def test_register_feature_extractors_from_an_installed_plugin(good_run, env, tmp_path):
+    run, _ = good_run
+    proc = run_cli("eval", str(run), "--extractor", "good-pixels", "--metrics", "fd", "-n", "16",
+                   "--json", env={**env, "GANZOO_CACHE_DIR": str(tmp_path)})
+    record = json.loads(proc.stdout)
+    assert set(record["eval"]) == {"fd-good-pixels"} and record["eval"]["fd-good-pixels"] >= 0
+    assert record["protocol"]["extractor"] == "good:good-pixels"
+    assert record["protocol"]["resize"].endswith("average-pooled to 4x4")
 
 
 def test_register_recipes_from_an_installed_plugin(good_run):

@@ -112,6 +112,8 @@ class Trainer:
         self.d_steps = 0
         self.schedule = _find_schedule(self.G, self.D)
         self.progress: dict[str, Any] | None = None
+        # called as evaluator(trainer) every train.eval_every steps (set by train())
+        self.evaluator: Any = None
 
     # -- one step --------------------------------------------------------------------------
 
@@ -289,6 +291,8 @@ class Trainer:
                     self.save_samples()
                 if self.step % t.checkpoint_every == 0 or at_end:
                     self.save_checkpoint()
+                if self.evaluator is not None and self.step % t.eval_every == 0:
+                    self.evaluator(self)
         except KeyboardInterrupt:
             progress.close()
             path = self.save_checkpoint()
@@ -328,6 +332,12 @@ def train(recipe: ResolvedRecipe, data: ImageData, run_dir: Path, device: torch.
           ctx: DistContext | None = None, compile: bool = False) -> Trainer:
     """Train ``recipe`` on ``data`` in ``run_dir`` (resuming from its latest checkpoint)."""
     trainer = Trainer(recipe, data, run_dir, device, ctx=ctx, compile=compile)
+    if recipe.train.eval_every and trainer.ctx.is_main:
+        from ganzoo.metrics.evaluate import TrainingEvaluator
+
+        trainer.evaluator = TrainingEvaluator(data, n=recipe.train.eval_n,
+                                              extractor=recipe.train.eval_extractor,
+                                              seed=recipe.train.seed, device=device)
     if resume:
         path, tensors, meta = ckpt.latest_checkpoint(run_dir)
         trainer.load_state(tensors, meta, str(path))
