@@ -42,8 +42,8 @@ def _root(
 
 @app.command()
 def train(
-    arch: Annotated[str, typer.Option("--arch", "-a", help="Recipe or architecture name "
-                                      "(see 'ganzoo zoo list').")] = "dcgan",
+    arch: Annotated[str | None, typer.Option("--arch", "-a", help="Recipe or architecture name "
+                                             "(see 'ganzoo zoo list'; default dcgan).")] = None,
     overrides: Annotated[list[str] | None, typer.Option(
         "--set", "-s", help="Override a recipe value, e.g. train.lr=1e-4, generator.ngf=32, "
         "loss=hinge, 'regularizers=[r1]'. Repeatable.")] = None,
@@ -88,11 +88,12 @@ def train(
                                           ("--precision", precision),
                                           ("--accumulate", accumulate),
                                           ("--eval-every", eval_every),
-                                          ("--eval-n", eval_n)) if value]
+                                          ("--eval-n", eval_n))
+                 if value is not None and value != []]
         if given:
             raise GanzooError(f"--resume continues a run exactly as configured; drop "
                               f"{', '.join(given)} (only --steps, --device, --compile may change)")
-        if arch != "dcgan":
+        if arch is not None:
             from ganzoo.train.run import read_config
 
             trained = read_config(resume)["recipe"]["name"]
@@ -107,7 +108,7 @@ def train(
                        ("eval_every", eval_every), ("eval_n", eval_n)):
         if value is not None:
             extra.append(f"train.{key}={value}")
-    start_run(arch, extra, data, out, runs_dir, device, quiet, compile_)
+    start_run(arch or "dcgan", extra, data, out, runs_dir, device, quiet, compile_)
 
 
 # -- sample ----------------------------------------------------------------------------------
