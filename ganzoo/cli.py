@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -100,7 +101,8 @@ def train(
             if arch.split(":")[-1] != trained.split(":")[-1]:
                 raise GanzooError(f"--resume {resume}: that run trains '{trained}', not "
                                   f"'{arch}'; drop --arch or start a new run")
-        resume_run(resume, steps, device, quiet, compile_)
+        with _report_interrupt():
+            resume_run(resume, steps, device, quiet, compile_)
         return
     extra = list(overrides or [])
     for key, value in (("batch", batch), ("seed", seed), ("steps", steps),
@@ -108,7 +110,21 @@ def train(
                        ("eval_every", eval_every), ("eval_n", eval_n)):
         if value is not None:
             extra.append(f"train.{key}={value}")
-    start_run(arch or "dcgan", extra, data, out, runs_dir, device, quiet, compile_)
+    with _report_interrupt():
+        start_run(arch or "dcgan", extra, data, out, runs_dir, device, quiet, compile_)
+
+
+@contextlib.contextmanager
+def _report_interrupt():
+    """SIGINT/SIGTERM make training save at a step boundary and raise; say where it saved and
+    exit with 128 + the signal number (typer would turn it into a silent exit 130)."""
+    from ganzoo.train.signals import TrainingInterrupted
+
+    try:
+        yield
+    except TrainingInterrupted as exc:
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(exc.exit_code) from None
 
 
 # -- sample ----------------------------------------------------------------------------------

@@ -215,6 +215,8 @@ def optimizer_from_tensors(prefix: str, opt: torch.optim.Optimizer,
             if not index.isdigit() or not key or int(index) >= len(params):
                 raise bad(f"has an unexpected tensor {name!r}")
             p = params[int(index)]
+            if not value.is_floating_point():
+                raise bad(f"tensor {name!r} has dtype {value.dtype}, not a floating type")
             if value.ndim and value.shape != p.shape:
                 raise bad(f"tensor {name!r} has shape {list(value.shape)}, the parameter "
                           f"{list(p.shape)}")

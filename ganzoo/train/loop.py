@@ -258,7 +258,8 @@ class Trainer:
         """Restore everything :meth:`state` saved; a file that does not fit is a GanzooError."""
         try:
             self._load_state(tensors, meta, where)
-        except (KeyError, ValueError, TypeError, RuntimeError, IndexError) as exc:
+        except (KeyError, ValueError, TypeError, RuntimeError, IndexError, AttributeError,
+                RecursionError, OverflowError) as exc:  # the file's content is untrusted
             raise GanzooError(f"{where} does not hold a usable training state "
                               f"({type(exc).__name__}: {exc})") from exc
 
@@ -274,6 +275,8 @@ class Trainer:
         if "rng.cuda" in tensors and self.device.type == "cuda":
             torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
         scalers = json.loads(meta.get("scalers", "{}"))
+        if not isinstance(scalers, dict):
+            raise ValueError(f"scalers metadata is {type(scalers).__name__}, not a mapping")
         for key, scaler in (("g", self.scaler_g), ("d", self.scaler_d)):
             if scalers.get(key):
                 scaler.load_state_dict(scalers[key])
