@@ -406,7 +406,6 @@ def resolve_recipe(name: str, overrides: list[str] | None = None,
                 f"{', '.join(known)} (see 'ganzoo zoo list')"
             ) from None
         spec, full, source = bare_architecture_spec(arch.full_name), arch.name, ""
-    resolved = resolve_spec(full, spec, registry, source)  # the file's own errors name it
-    if overrides:
-        resolved = resolve_spec(full, apply_overrides(spec, overrides), registry)
-    return resolved
+    if overrides:  # an error may be the override's, not the file's: name the recipe only
+        return resolve_spec(full, apply_overrides(spec, overrides), registry)
+    return resolve_spec(full, spec, registry, source)

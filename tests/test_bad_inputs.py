@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import struct
 import textwrap
@@ -326,6 +327,12 @@ def _(tmp, base):
     return Call(["sample", str(base), "-o", str(tmp / "grid.xyz")]), None
 
 
+@row("plugin-name-with-a-path", "invalid plugin name '../../evil'")
+def _(tmp, base):
+    (tmp / "plugins-here").mkdir()
+    return Call(["plugins", "new", "../../evil", "--dir", str(tmp / "plugins-here")]), None
+
+
 @row("debug-shows-the-traceback", "Traceback", "unknown arch 'nosuch'")
 def _(tmp, base):
     return Call(["--debug", "train", "--arch", "nosuch"]), None
@@ -406,10 +413,30 @@ def _check_diverged(c):
         assert ckpt.first_non_finite(tensors) is None, path
 
 
+def _check_plugin_name(c):
+    assert not list((c["tmp"] / "plugins-here").iterdir())
+    assert not list(c["tmp"].parent.glob("*evil*"))
+
+
 def _check_broken_plugin(c):
     assert ckpt.list_checkpoints(c["tmp"] / "broken-plugin-run")[-1][0] == 1
 
 
 CHECKS = {"mixed-image-folder": _check_mixed, "truncated-newest-checkpoint": _check_truncated,
           "metrics-file-is-a-symlink": _check_symlink, "learning-rate-diverges": _check_diverged,
-          "broken-plugin": _check_broken_plugin}
+          "broken-plugin": _check_broken_plugin, "plugin-name-with-a-path": _check_plugin_name}
+
+
+def test_the_catalogue_in_the_docs_names_real_tests():
+    """docs/bad-inputs.md and the tests stay in step: every row the tests run is documented,
+    and every test the page names exists."""
+    import importlib
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "bad-inputs.md").read_text()
+    documented_rows = set(re.findall(r"test_bad_input\[([a-z0-9-]+)\]", text))
+    assert documented_rows == set(ROWS)
+    named = re.findall(r"tests/(test_\w+)\.py::(test_\w+)", text)
+    assert len(named) >= 10
+    for module, function in named:
+        assert callable(getattr(importlib.import_module(f"tests.{module}"), function, None)), (
+            f"docs/bad-inputs.md names tests/{module}.py::{function}, which does not exist")
