@@ -251,3 +251,45 @@ def test_no_user_file_is_ever_unpickled():
                 line = text[: match.start()].count("\n") + 1
                 found.append(f"{path.relative_to(ROOT)}:{line}: {what}")
     assert not found, "\n".join(found)
+
+
+# -- hostile config.json -----------------------------------------------------------------------
+
+HOSTILE_CONFIGS = {  # what -> the file's text, or an edit of the good config
+    "not json": "{",
+    "a list": "[]",
+    "deep nesting": "[" * 100000 + "]" * 100000,
+    "bad utf-8": b"\xff\xfe{}",
+    "recipe not a mapping": lambda c: c.update(recipe=5),
+    "no data": lambda c: c.pop("data"),
+    "channels not a number": lambda c: c["data"].update(channels="x"),
+    "spec not a string": lambda c: c["data"].update(spec=["x"]),
+    "versions not a mapping": lambda c: c.update(versions="x"),
+    "train.lr not a number": lambda c: c["recipe"]["train"].update(lr="fast"),
+    "generator not a mapping": lambda c: c["recipe"].update(generator="dcgan"),
+    "regularizer junk": lambda c: c["recipe"].update(regularizers=[{"name": 5}]),
+    "unknown loss": lambda c: c["recipe"].update(loss="acme:nosuch"),
+}
+
+
+def test_hostile_config_json_is_a_clean_error_for_resume_and_sample(tmp_path, one_thread):
+    from ganzoo.models import load_generator
+    from ganzoo.train.launch import resume_run
+
+    run = start_run("dcgan", ["generator.ngf=8", "discriminator.ndf=8", "train.batch=16",
+                              "train.steps=1"], None, tmp_path / "run", tmp_path, "cpu",
+                    quiet=True)
+    good = (run / "config.json").read_text()
+    for what, edit in HOSTILE_CONFIGS.items():
+        if callable(edit):
+            config = json.loads(good)
+            edit(config)
+            text = json.dumps(config).encode()
+        else:
+            text = edit if isinstance(edit, bytes) else edit.encode()
+        (run / "config.json").write_bytes(text)
+        for action in (lambda: load_generator(run), lambda: resume_run(run, 2, "cpu", True)):
+            with pytest.raises(GanzooError):
+                action()
+        assert (run / "config.json").read_bytes() == text, what
+        assert [s for s, _ in ckpt.list_checkpoints(run)] == [1], what

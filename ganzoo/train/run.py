@@ -48,20 +48,30 @@ def write_config(run_dir: Path, config: dict[str, Any]) -> None:
 
 
 def read_config(run_dir: Path) -> dict[str, Any]:
+    """A run's config.json, with the shape every reader relies on checked (the recipe inside
+    is checked when it is resolved); a damaged or hand-edited file is a GanzooError."""
     path = run_dir / "config.json"
     if not path.is_file():
         raise GanzooError(f"{run_dir} is not a ganzoo run (no config.json); "
                           "pass the folder 'ganzoo train' created")
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise GanzooError(f"{path} is not valid JSON ({exc}); it was edited or damaged") from exc
+    except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd nesting
+        raise GanzooError(f"{path} is not valid JSON ({type(exc).__name__}); it was edited or "
+                          "damaged") from exc
     if not isinstance(config, dict) or not isinstance(config.get("recipe"), dict):
         raise GanzooError(f"{path} has no 'recipe' section; it was not written by ganzoo train")
     data = config.get("data")
     if not isinstance(data, dict) or not isinstance(data.get("spec"), str):
         raise GanzooError(f"{path} has no 'data.spec' entry; it was edited or not written by "
                           "ganzoo train")
+    for key in ("channels", "num_classes", "count"):
+        value = data.get(key, 0)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise GanzooError(f"{path}: data.{key} must be a non-negative integer, got "
+                              f"{value!r}; it was edited or damaged")
+    if not isinstance(config.get("versions", {}), dict):
+        raise GanzooError(f"{path}: 'versions' must be a mapping; it was edited or damaged")
     return config
 
 
