@@ -79,10 +79,22 @@ def wait_for_step(proc: subprocess.Popen, run: Path, step: int, err: Path) -> No
         time.sleep(0.05)
 
 
+def wait_for_temp_file(folder: Path, seconds: float) -> bool:
+    """Poll (about every millisecond) until a checkpoint's temporary file exists."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(FileNotFoundError), os.scandir(folder) as entries:
+            if any(e.name.startswith(".step-") for e in entries):
+                return True
+        time.sleep(0.001)
+    return False
+
+
 def test_kill_9_at_random_moments_then_resume_to_the_end(tmp_path):
-    """Three SIGKILLs, each at a random moment of a run that checkpoints every 2 steps: every
-    checkpoint on disk stays readable, at most one interval is lost, config.json never
-    changes, and the last resume reaches its target with a clean history."""
+    """Three SIGKILLs of a run that checkpoints every 2 steps, at random moments and once
+    aimed at a checkpoint write: every checkpoint on disk stays readable, at most one interval
+    is lost, config.json never changes, and the last resume reaches its target with a clean
+    history and no leftover temporary file."""
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
     run, err = tmp_path / "run", tmp_path / "stderr.txt"
@@ -96,7 +108,10 @@ def test_kill_9_at_random_moments_then_resume_to_the_end(tmp_path):
         proc = start(args, err)
         try:
             wait_for_step(proc, run, resumed_from + 1, err)
-            time.sleep(rng.uniform(0.0, 1.0))
+            if kill == 1:  # aim at a checkpoint being written: kill on seeing its temp file
+                wait_for_temp_file(run / "checkpoints", seconds=5.0)
+            else:
+                time.sleep(rng.uniform(0.0, 1.0))
         finally:
             proc.kill()
             proc.wait()
