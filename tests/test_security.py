@@ -227,8 +227,8 @@ def test_image_decoding_stays_bounded(tmp_path):
 # -- no pickle ---------------------------------------------------------------------------------
 
 UNSAFE = {
-    "pickle": r"\b(import|from)\s+(c?pickle|dill|cloudpickle|shelve|joblib)\b"
-              r"|\b(c?pickle|dill|cloudpickle|shelve|joblib)\.\w+\(",
+    "unpickling": r"\b(c?pickle|dill|cloudpickle|joblib)\.(loads?|Unpickler)\b"
+                  r"|\bshelve\.open\(|\bimport\s+(dill|cloudpickle|shelve|joblib)\b",
     "marshal": r"\bmarshal\.loads?\(",
     "torch.load without weights_only=True": r"torch\.load\((?![^)]*weights_only\s*=\s*True)",
     "np.load without allow_pickle=False": r"np\.load\((?![^)]*allow_pickle\s*=\s*False)",
