@@ -92,8 +92,8 @@ def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
 
 
 def trim_metrics(run_dir: Path, step: int) -> None:
-    """Keep the records up to ``step`` (the checkpoint a resume starts from): a crash leaves
-    records of steps that will run again, and maybe a half-written last line."""
+    """Drop the records of steps after ``step`` (the checkpoint a resume starts from: they
+    will run again) and a half-written last line, both left by a crash; keep the rest."""
     path = run_dir / "metrics.jsonl"
     if path.is_symlink() or not path.is_file():
         return
@@ -105,7 +105,7 @@ def trim_metrics(run_dir: Path, step: int) -> None:
         except ValueError:
             continue
         done = record.get("step") if isinstance(record, dict) else None
-        if line.endswith("\n") and isinstance(done, int) and done <= step:
+        if line.endswith("\n") and not (isinstance(done, int) and done > step):
             kept.append(line)
     if kept != lines:
         atomic_write(path, "".join(kept).encode())
