@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -42,8 +43,8 @@ def _root(
 
 @app.command()
 def train(
-    arch: Annotated[str, typer.Option("--arch", "-a", help="Recipe or architecture name "
-                                      "(see 'ganzoo zoo list').")] = "dcgan",
+    arch: Annotated[str | None, typer.Option("--arch", "-a", help="Recipe or architecture name "
+                                             "(see 'ganzoo zoo list'; default dcgan).")] = None,
     overrides: Annotated[list[str] | None, typer.Option(
         "--set", "-s", help="Override a recipe value, e.g. train.lr=1e-4, generator.ngf=32, "
         "loss=hinge, 'regularizers=[r1]'. Repeatable.")] = None,
@@ -88,18 +89,20 @@ def train(
                                           ("--precision", precision),
                                           ("--accumulate", accumulate),
                                           ("--eval-every", eval_every),
-                                          ("--eval-n", eval_n)) if value]
+                                          ("--eval-n", eval_n))
+                 if value is not None and value != []]
         if given:
             raise GanzooError(f"--resume continues a run exactly as configured; drop "
                               f"{', '.join(given)} (only --steps, --device, --compile may change)")
-        if arch != "dcgan":
+        if arch is not None:
             from ganzoo.train.run import read_config
 
             trained = read_config(resume)["recipe"]["name"]
             if arch.split(":")[-1] != trained.split(":")[-1]:
                 raise GanzooError(f"--resume {resume}: that run trains '{trained}', not "
                                   f"'{arch}'; drop --arch or start a new run")
-        resume_run(resume, steps, device, quiet, compile_)
+        with _report_interrupt():
+            resume_run(resume, steps, device, quiet, compile_)
         return
     extra = list(overrides or [])
     for key, value in (("batch", batch), ("seed", seed), ("steps", steps),
@@ -107,7 +110,21 @@ def train(
                        ("eval_every", eval_every), ("eval_n", eval_n)):
         if value is not None:
             extra.append(f"train.{key}={value}")
-    start_run(arch, extra, data, out, runs_dir, device, quiet, compile_)
+    with _report_interrupt():
+        start_run(arch or "dcgan", extra, data, out, runs_dir, device, quiet, compile_)
+
+
+@contextlib.contextmanager
+def _report_interrupt():
+    """SIGINT/SIGTERM make training save at a step boundary and raise; say where it saved and
+    exit with 128 + the signal number (typer would turn it into a silent exit 130)."""
+    from ganzoo.train.signals import TrainingInterrupted
+
+    try:
+        yield
+    except TrainingInterrupted as exc:
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(exc.exit_code) from None
 
 
 # -- sample ----------------------------------------------------------------------------------

@@ -260,9 +260,9 @@ RECIPE_KEYS = ("description", "paper", "generator", "discriminator", "loss", "re
                "train", "name")
 
 
-def resolve_spec(name: str, spec: dict[str, Any], registry: Any) -> ResolvedRecipe:
-    """Turn a recipe mapping into typed configs, looking each component up in ``registry``."""
-    where = f"recipe '{name}'"
+def check_recipe_shape(spec: Any, where: str) -> TrainConfig:
+    """The checks a recipe passes before any component is looked up: known top-level keys,
+    model sections that name an ``arch``, a valid ``train`` section (returned, typed)."""
     if not isinstance(spec, dict):
         raise GanzooError(f"{where} must be a mapping, got {type(spec).__name__}")
     for key in spec:
@@ -274,8 +274,20 @@ def resolve_spec(name: str, spec: dict[str, Any], registry: Any) -> ResolvedReci
     for key in ("generator", "discriminator"):
         if key not in spec:
             raise GanzooError(f"{where} needs a '{key}: {{arch: NAME, ...}}' section")
+        if not isinstance(spec[key], dict) or not isinstance(spec[key].get("arch"), str):
+            raise GanzooError(f"{where}: {key} must be a mapping with 'arch' naming an "
+                              "architecture (see 'ganzoo zoo list --kind architecture')")
     train = build_dataclass(TrainConfig, spec.get("train") or {}, f"{where}: train")
     train.validate(where)
+    return train
+
+
+def resolve_spec(name: str, spec: dict[str, Any], registry: Any,
+                 source: str = "") -> ResolvedRecipe:
+    """Turn a recipe mapping into typed configs, looking each component up in ``registry``.
+    ``source`` (the file the recipe came from) is named in every error."""
+    where = f"recipe '{name}'" + (f" (from {source})" if source else "")
+    train = check_recipe_shape(spec, where)
 
     models = {}
     for side in ("generator", "discriminator"):
@@ -381,6 +393,7 @@ def resolve_recipe(name: str, overrides: list[str] | None = None,
     try:
         recipe = registry.resolve("recipe", name)
         spec, full = dict(recipe.value.spec), recipe.name
+        source = getattr(recipe.value, "source", "")
     except UnknownComponentError:
         try:
             arch = registry.resolve("architecture", name)
@@ -392,5 +405,7 @@ def resolve_recipe(name: str, overrides: list[str] | None = None,
                 f"unknown arch '{name}'.{hint} Known recipes and architectures: "
                 f"{', '.join(known)} (see 'ganzoo zoo list')"
             ) from None
-        spec, full = bare_architecture_spec(arch.full_name), arch.name
-    return resolve_spec(full, apply_overrides(spec, overrides or []), registry)
+        spec, full, source = bare_architecture_spec(arch.full_name), arch.name, ""
+    if overrides:  # an error may be the override's, not the file's: name the recipe only
+        return resolve_spec(full, apply_overrides(spec, overrides), registry)
+    return resolve_spec(full, spec, registry, source)

@@ -187,6 +187,9 @@ def register_recipes(register):
         Recipes are validated when used, with the recipe's name in every error. Name
         components by full name (``acme:acme-gan``) so the recipe keeps working when another
         plugin provides the same short name.
+        ``register(name, recipe, source=PATH)`` adds the file it came from to those errors;
+        ``ganzoo.zoo.recipes.register_recipe_file(register, path)`` reads and registers a
+        whole ``registry.yaml``-style file that way.
 
     Example::
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from ganzoo.errors import GanzooError
+from ganzoo.fileio import atomic_write
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
@@ -30,10 +34,19 @@ def make_grid(images_nhwc: np.ndarray, nrow: int | None = None, pad: int = 2) ->
 
 def save_grid(images: np.ndarray, path: Path, nrow: int | None = None,
               layout: str = "NCHW") -> Path:
-    """Save generator output (float NCHW in [-1, 1], or uint8 NHWC) as a PNG grid."""
+    """Save generator output (float NCHW in [-1, 1], or uint8 NHWC) as a PNG grid (or any
+    format Pillow writes, by suffix), atomically: a crash never leaves half an image."""
+    path = Path(path)
+    image_format = Image.registered_extensions().get(path.suffix.lower())
+    if image_format is None or image_format not in Image.SAVE:
+        raise GanzooError(f"cannot write an image named {path}: unknown suffix "
+                          f"{path.suffix or '(none)'}; use .png")
     nhwc = to_uint8(images) if layout == "NCHW" else np.asarray(images, dtype=np.uint8)
     grid = make_grid(nhwc, nrow)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).save(path)
+    buffer = io.BytesIO()
+    Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).save(buffer, image_format)
+    try:
+        atomic_write(path, buffer.getbuffer())
+    except IsADirectoryError as exc:
+        raise GanzooError(f"{path} is a folder; name a .png file") from exc
     return path

@@ -157,6 +157,7 @@ def _make_register(kind: str, build: Callable[..., Any], out: list[Component],
                 "spec": value,
                 "description": str(value.get("description", "")),
                 "paper": str(value.get("paper", "")),
+                "source": str(fields.get("source", "")),
             }
         elif value is not None:
             raise GanzooError(f"plugin '{plugin}' registered {kind} '{name}' with a positional "

@@ -97,6 +97,7 @@ class Recipe:
     spec: Mapping[str, Any]
     description: str = ""
     paper: str = ""
+    source: str = ""  # the file it was read from, named in its errors
 
 
 @dataclass(frozen=True)

@@ -154,11 +154,11 @@ def load_folder(root: Path, resolution: int,
         raise GanzooError(f"no images found under {root} (looked for "
                           f"{', '.join(sorted(IMAGE_SUFFIXES))}); "
                           "point --data at a folder of images")
-    modes = [_image_mode(p) for p in files]
-    gray = all(m in GRAY_MODES for m in modes if m is not None)
     decoded, kept, skipped = [], [], []
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
+        modes = [_image_mode(p) for p in files]  # a bomb is refused here too, not just warned
+        gray = all(m in GRAY_MODES for m in modes if m is not None)
         for path in files:
             try:
                 decoded.append(_decode(path, gray, resolution))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import shutil
 import subprocess
@@ -96,7 +97,14 @@ def resume_run(run_dir: Path, steps: int | None, device_name: str, quiet: bool =
                compile: bool = False) -> Path:
     """Continue a run from its latest checkpoint with the configuration it was started with."""
     config = read_config(run_dir)
-    recipe = recipe_from_config(config)
+    try:
+        recipe = recipe_from_config(config)
+    except GanzooError as exc:
+        made_by = config.get("versions", {}).get("ganzoo", "an unknown version")
+        raise GanzooError(f"--resume {run_dir}: its config.json does not match this ganzoo "
+                          f"({exc}). The run was made by ganzoo {made_by}: undo the edit, "
+                          "install what it was trained with (plugins included), or start a new "
+                          "run") from exc
     ctx = init_from_env(resolve_device(device_name))
     device = resolve_device(device_name, ctx)
     images = load_data(config["data"]["spec"], recipe.train.resolution)
@@ -122,6 +130,12 @@ def _train(recipe: ResolvedRecipe, images: ImageData, run_dir: Path, device: tor
     try:
         train(recipe, images, run_dir, device, resume=resume, show_progress=not quiet,
               ctx=ctx, compile=compile)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
+            raise
+        raise GanzooError(f"writing to {run_dir} failed ({exc}); free some space or fix the "
+                          f"folder's permissions, then continue with 'ganzoo train --resume "
+                          f"{run_dir}'") from exc
     finally:
         if ctx.enabled and dist.is_initialized():
             dist.destroy_process_group()

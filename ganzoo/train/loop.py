@@ -7,8 +7,10 @@ process or many (torchrun), in fp32 or on the bf16/fp16 fast path.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +32,11 @@ from ganzoo.train.distributed import (
     mean_over_processes,
 )
 from ganzoo.train.ema import ema_decay_at, update_ema
+from ganzoo.train.guard import Diverged, DivergenceGuard
 from ganzoo.train.precision import FastPath, choose_fast_path
 from ganzoo.train.progress import Progress
-from ganzoo.train.run import append_metrics
+from ganzoo.train.run import append_metrics, trim_metrics
+from ganzoo.train.signals import StopRequests, TrainingInterrupted
 
 SAMPLE_COUNT = 64
 
@@ -114,6 +118,7 @@ class Trainer:
         self.progress: dict[str, Any] | None = None
         # called as evaluator(trainer) every train.eval_every steps (set by train())
         self.evaluator: Any = None
+        self.last_checkpoint: Path | None = None
 
     # -- one step --------------------------------------------------------------------------
 
@@ -234,48 +239,85 @@ class Trainer:
         return tensors, meta
 
     def save_checkpoint(self) -> Path | None:
-        """Write a checkpoint (the main process only: one writer per run)."""
+        """Write a checkpoint (the main process only: one writer per run); a state holding
+        NaN/Inf is refused, so no good checkpoint is ever replaced by a diverged one."""
         if not self.ctx.is_main:
             return None
         tensors, meta = self.state()
-        return ckpt.save_checkpoint(self.run_dir, self.step, tensors, meta,
-                                    keep=self.recipe.train.keep_checkpoints)
+        bad = ckpt.first_non_finite(tensors)
+        if bad is not None:
+            raise Diverged(f"training diverged by step {self.step}: {bad} holds NaN/Inf, so no "
+                           f"checkpoint was written (the last good one is "
+                           f"{self.last_checkpoint}); lower the learning rate and start a new run")
+        self.last_checkpoint = ckpt.save_checkpoint(self.run_dir, self.step, tensors, meta,
+                                                    keep=self.recipe.train.keep_checkpoints)
+        return self.last_checkpoint
 
     def load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, str],
                    where: str) -> None:
+        """Restore everything :meth:`state` saved; a file that does not fit is a GanzooError."""
+        try:
+            self._load_state(tensors, meta, where)
+        except (KeyError, ValueError, TypeError, RuntimeError, IndexError, AttributeError,
+                RecursionError, OverflowError) as exc:  # the file's content is untrusted
+            raise GanzooError(f"{where} does not hold a usable training state "
+                              f"({type(exc).__name__}: {exc})") from exc
+
+    def _load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, str],
+                    where: str) -> None:
         ckpt.module_from_tensors("G", self.G, tensors, where)
         ckpt.module_from_tensors("D", self.D, tensors, where)
         ckpt.module_from_tensors("G_ema", self.G_ema, tensors, where)
-        ckpt.optimizer_from_tensors("opt_g", self.opt_g, tensors, meta)
-        ckpt.optimizer_from_tensors("opt_d", self.opt_d, tensors, meta)
+        ckpt.optimizer_from_tensors("opt_g", self.opt_g, tensors, meta, where)
+        ckpt.optimizer_from_tensors("opt_d", self.opt_d, tensors, meta, where)
         torch.set_rng_state(tensors["rng.torch"])
         self.z_gen.set_state(tensors["rng.z"])
         if "rng.cuda" in tensors and self.device.type == "cuda":
             torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
         scalers = json.loads(meta.get("scalers", "{}"))
+        if not isinstance(scalers, dict):
+            raise ValueError(f"scalers metadata is {type(scalers).__name__}, not a mapping")
         for key, scaler in (("g", self.scaler_g), ("d", self.scaler_d)):
             if scalers.get(key):
                 scaler.load_state_dict(scalers[key])
-        self.step = int(meta["step"])
-        self.stream.position = int(meta["data_position"])
-        self.d_steps = int(meta["d_steps"])
+        counters = {key: int(meta[key]) for key in ("step", "data_position", "d_steps")}
+        if min(counters.values()) < 0:
+            raise ValueError(f"negative counters {counters}")
+        self.step, self.d_steps = counters["step"], counters["d_steps"]
+        self.stream.position = counters["data_position"]
 
     # -- the loop --------------------------------------------------------------------------
 
     def fit(self, steps: int, show_progress: bool = True) -> None:
-        """Train until ``self.step == steps``, logging, sampling and checkpointing on the way."""
+        """Train until ``self.step == steps``, logging, sampling and checkpointing on the way.
+
+        A NaN/Inf loss stops the run (:mod:`ganzoo.train.guard`); SIGINT/SIGTERM save a
+        checkpoint at the next step boundary, then raise :class:`TrainingInterrupted`.
+        """
         t = self.recipe.train
         main = self.ctx.is_main
         progress = Progress(total=steps, start=self.step, enabled=show_progress and main)
         window_start, window_step = time.perf_counter(), self.step
-        try:
-            while self.step < steps:
+        guard, stopping = DivergenceGuard(), False
+        lr = f"train.lr={t.lr}" + (f", train.lr_d={t.lr_d}" if t.lr_d else "")
+        with StopRequests(announce=main) as stop, contextlib.closing(progress):
+            while self.step < steps and not stopping:
                 losses = self.train_step()
+                full = guard.observe(self.step, losses.d_loss, losses.g_loss)
                 at_end = self.step == steps
-                if self.step % t.log_every == 0 or at_end:
+                log = self.step % t.log_every == 0 or at_end
+                sample = self.step % t.sample_every == 0 or at_end
+                save = self.step % t.checkpoint_every == 0 or at_end
+                evaluate = bool(t.eval_every) and self.step % t.eval_every == 0
+                if (log or sample or save or evaluate or full
+                        or (stop.requested and not self.ctx.enabled)):
+                    # the sync point: nothing is written before the guard has looked
+                    stopping = guard.check(self.ctx, self.device, stop.requested, lr,
+                                           self.last_checkpoint)
+                if log:
                     both = mean_over_processes(torch.stack([losses.d_loss, losses.g_loss]),
                                                self.ctx)
-                    d, g = both.tolist()  # the one host-device sync
+                    d, g = both.tolist()  # syncs, as does the guard's check above
                     now = time.perf_counter()
                     images = (self.step - window_step) * t.batch * t.n_critic * self.ctx.world
                     img_s = images / (now - window_start)
@@ -287,20 +329,17 @@ class Trainer:
                             record["progress"] = self.progress
                         append_metrics(self.run_dir, record)
                     progress.update(self.step, d, g, img_s)
-                if main and (self.step % t.sample_every == 0 or at_end):
+                if main and sample:
                     self.save_samples()
-                if self.step % t.checkpoint_every == 0 or at_end:
+                if save or stopping:
                     self.save_checkpoint()
-                if self.evaluator is not None and self.step % t.eval_every == 0:
+                if evaluate and self.evaluator is not None:
                     self.evaluator(self)
-        except KeyboardInterrupt:
-            progress.close()
-            path = self.save_checkpoint()
-            if path is not None:
-                print(f"interrupted: saved {path}; continue with "
-                      f"'ganzoo train --resume {self.run_dir}'")
-            raise
-        progress.close()
+        if stopping:
+            saved = self.last_checkpoint if main else "a checkpoint (by the first process)"
+            raise TrainingInterrupted(
+                f"interrupted by {stop.name} at step {self.step}: saved {saved}; continue with "
+                f"'ganzoo train --resume {self.run_dir}'", stop.signum or 2)
 
 
 def _chunks(n: int, *tensors: torch.Tensor | None):
@@ -338,8 +377,13 @@ def train(recipe: ResolvedRecipe, data: ImageData, run_dir: Path, device: torch.
         trainer.evaluator = TrainingEvaluator(data, n=recipe.train.eval_n,
                                               extractor=recipe.train.eval_extractor,
                                               seed=recipe.train.seed, device=device)
-    if resume:
+    if resume and ckpt.list_checkpoints(run_dir):
         path, tensors, meta = ckpt.latest_checkpoint(run_dir)
         trainer.load_state(tensors, meta, str(path))
+        trainer.last_checkpoint = path
+    elif resume and trainer.ctx.is_main:
+        print(f"note: {run_dir} has no checkpoint yet; starting it from step 0", file=sys.stderr)
+    if resume and trainer.ctx.is_main:
+        trim_metrics(run_dir, trainer.step)  # drop records past the checkpoint (a crash's)
     trainer.fit(steps or recipe.train.steps, show_progress=show_progress)
     return trainer

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -11,7 +13,7 @@ from typing import Any
 import torch
 
 from ganzoo.errors import GanzooError
-from ganzoo.train.checkpoint import atomic_write_json
+from ganzoo.fileio import atomic_write, atomic_write_json, safe_filename
 
 
 def versions() -> dict[str, str]:
@@ -22,8 +24,9 @@ def versions() -> dict[str, str]:
 
 
 def new_run_dir(root: Path, name: str) -> Path:
-    """``root/NAME-YYYYmmdd-HHMMSS`` (with a suffix if taken)."""
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in name.split(":")[-1])
+    """``root/NAME-YYYYmmdd-HHMMSS`` (with a suffix if taken). NAME comes from a recipe that
+    a plugin may have registered, so it is reduced to one harmless path component."""
+    safe = safe_filename(name.split(":")[-1])
     base = root / f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}"
     path, i = base, 1
     while path.exists():
@@ -36,24 +39,73 @@ def write_config(run_dir: Path, config: dict[str, Any]) -> None:
     if (run_dir / "config.json").exists():
         raise GanzooError(f"{run_dir} already holds a run; continue it with "
                           f"'ganzoo train --resume {run_dir}' or choose another --out")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(run_dir / "config.json", config)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(run_dir / "config.json", config)
+    except OSError as exc:
+        raise GanzooError(f"cannot create the run folder {run_dir}: {exc.strerror or exc}; "
+                          "choose another --out or --runs-dir") from exc
 
 
 def read_config(run_dir: Path) -> dict[str, Any]:
+    """A run's config.json, with the shape every reader relies on checked (the recipe inside
+    is checked when it is resolved); a damaged or hand-edited file is a GanzooError."""
     path = run_dir / "config.json"
     if not path.is_file():
         raise GanzooError(f"{run_dir} is not a ganzoo run (no config.json); "
                           "pass the folder 'ganzoo train' created")
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise GanzooError(f"{path} is not valid JSON ({exc}); it was edited or damaged") from exc
-    if not isinstance(config, dict) or "recipe" not in config:
+    except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd nesting
+        raise GanzooError(f"{path} is not valid JSON ({type(exc).__name__}); it was edited or "
+                          "damaged") from exc
+    if not isinstance(config, dict) or not isinstance(config.get("recipe"), dict):
         raise GanzooError(f"{path} has no 'recipe' section; it was not written by ganzoo train")
+    data = config.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("spec"), str):
+        raise GanzooError(f"{path} has no 'data.spec' entry; it was edited or not written by "
+                          "ganzoo train")
+    for key in ("channels", "num_classes", "count"):
+        value = data.get(key, 0)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise GanzooError(f"{path}: data.{key} must be a non-negative integer, got "
+                              f"{value!r}; it was edited or damaged")
+    if not isinstance(config.get("versions", {}), dict):
+        raise GanzooError(f"{path}: 'versions' must be a mapping; it was edited or damaged")
     return config
 
 
 def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
-    with open(run_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
+    """One JSON line per log step. A symbolic link in its place is refused, so a run folder
+    from elsewhere cannot make ganzoo append to a file outside it."""
+    path = run_dir / "metrics.jsonl"
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise GanzooError(f"{path} is a symbolic link; ganzoo does not write through links "
+                              "in a run folder: replace it with a plain file") from exc
+        raise
+    with os.fdopen(fd, "a", encoding="utf-8") as f:
         f.write(json.dumps(record) + "\n")
+
+
+def trim_metrics(run_dir: Path, step: int) -> None:
+    """Drop the records of steps after ``step`` (the checkpoint a resume starts from: they
+    will run again) and a half-written last line, both left by a crash; keep the rest."""
+    path = run_dir / "metrics.jsonl"
+    if path.is_symlink() or not path.is_file():
+        return
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)
+    kept = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        done = record.get("step") if isinstance(record, dict) else None
+        if line.endswith("\n") and not (isinstance(done, int) and done > step):
+            kept.append(line)
+    if kept != lines:
+        atomic_write(path, "".join(kept).encode())

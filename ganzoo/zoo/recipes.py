@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from ganzoo.config import check_recipe_shape
 from ganzoo.errors import GanzooError
 from ganzoo.hooks import hookimpl
 
@@ -24,7 +25,9 @@ def registry_path() -> Path:
 
 
 def read_recipes(path: Path) -> dict[str, dict[str, Any]]:
-    """Parse a registry file; a malformed one is an error naming the file and the entry."""
+    """Parse a registry file; a malformed one is an error naming the file, the entry and the
+    key. What needs the registry (architecture fields, component names) is checked when the
+    recipe is used, and those errors name the file too (:func:`register_recipe_file`)."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
@@ -34,10 +37,17 @@ def read_recipes(path: Path) -> dict[str, dict[str, Any]]:
     for name, spec in data.items():
         if not isinstance(spec, dict):
             raise GanzooError(f"{path}: entry '{name}' must be a mapping, got {spec!r}")
+        check_recipe_shape(spec, f"{path}: entry '{name}'")
     return data
+
+
+def register_recipe_file(register: Any, path: Path) -> None:
+    """Register every recipe of a ``registry.yaml``-style file; plugins can call this from
+    their ``register_recipes`` hook so their recipes' errors name their file too."""
+    for name, spec in read_recipes(Path(path)).items():
+        register(str(name), spec, source=str(path))
 
 
 @hookimpl
 def register_recipes(register):
-    for name, spec in read_recipes(registry_path()).items():
-        register(str(name), spec)
+    register_recipe_file(register, registry_path())

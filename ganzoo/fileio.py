@@ -1,0 +1,85 @@
+"""Crash-safe file writes and safe file names (no torch: the runtime and image code use it).
+
+A write goes to a hidden temporary file in the target's folder, is fsynced, renamed over the
+target, and the folder is fsynced: after a crash (``kill -9``, power loss) readers see the old
+file or the whole new one, never half. The temporary file is created exclusively and never
+through a symbolic link, so a planted link cannot redirect the write elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+TEMP_MARK = ".tmp-"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def temp_path_for(path: Path) -> Path:
+    """Where :func:`atomic_write` stages ``path`` (hidden, named after the writing process)."""
+    return path.with_name(f".{path.name}{TEMP_MARK}{os.getpid()}")
+
+
+def _write_all(fd: int, chunks: Iterable[bytes | memoryview]) -> None:
+    for chunk in chunks:
+        view = memoryview(chunk)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, chunks: Iterable[bytes | memoryview] | bytes) -> None:
+    """Write ``chunks`` to ``path`` so that readers see the old file or the whole new one.
+
+    On any failure (disk full, interrupt) the temporary file is removed and the old ``path``
+    is left as it was; the exception propagates.
+    """
+    if isinstance(chunks, (bytes, bytearray, memoryview)):
+        chunks = [chunks]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path_for(path)
+    tmp.unlink(missing_ok=True)  # a leftover of an earlier process with our pid, or a link
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(tmp, flags, 0o644)
+    try:
+        try:
+            _write_all(fd, chunks)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+
+
+def safe_filename(name: str, fallback: str = "run", max_length: int = 64) -> str:
+    """``name`` (a recipe, plugin or model name) as one harmless path component.
+
+    Only letters, digits, ``.``, ``_`` and ``-`` survive; no leading dot (no ``..``, no hidden
+    files); at most ``max_length`` characters. A name can never reach outside its folder.
+    """
+    safe = _UNSAFE.sub("-", name).lstrip(".-")[:max_length].rstrip(".-")
+    return safe or fallback

@@ -1,0 +1,442 @@
+"""The bad-input catalogue (docs/bad-inputs.md), row by row, through the real command line.
+
+Every row is a real ``ganzoo`` command line in its own process (see tests/cli_batch.py, which
+runs them all behind one torch import). A bad input must give exit status 2, one line
+starting ``error:`` that says what was wrong and how to fix it, no traceback, and leave every
+file that was already there untouched. Rows where ganzoo copes (a folder with broken files, a
+broken plugin, a truncated newest checkpoint) must train and warn.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import struct
+import textwrap
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ganzoo.train import checkpoint as ckpt
+from ganzoo.train.launch import start_run
+from tests.cli_batch import Call, run_cli_batch
+
+TINY = ["--set", "generator.ngf=8", "--set", "discriminator.ndf=8", "--set", "train.batch=16"]
+ENV = {"OMP_NUM_THREADS": "1"}  # two busy cores: one thread per process is much faster
+
+
+def bomb_png(side: int) -> bytes:
+    """A PNG whose header claims ``side`` x ``side`` pixels: a few dozen bytes on disk."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+
+
+def write_plugin(site: Path, module: str, source: str, files: dict[str, str] | None = None) -> None:
+    """A real installed distribution ``ganzoo-acme`` with a ``ganzoo`` entry point."""
+    site.mkdir(parents=True)
+    (site / f"{module}.py").write_text(textwrap.dedent(source))
+    for name, text in (files or {}).items():
+        (site / name).write_text(textwrap.dedent(text))
+    info = site / "ganzoo_acme-0.3.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: ganzoo-acme\nVersion: 0.3\n")
+    (info / "entry_points.txt").write_text(f"[ganzoo]\nacme = {module}\n")
+
+
+RECIPE_FILE_PLUGIN = """
+    from pathlib import Path
+
+    import ganzoo
+    from ganzoo.zoo.recipes import register_recipe_file
+
+    @ganzoo.hookimpl
+    def register_recipes(register):
+        register_recipe_file(register, Path(__file__).with_name("acme_registry.yaml"))
+"""
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()}
+
+
+def make_mixed_folder(root: Path) -> None:
+    """Every image mode and size ganzoo must cope with, plus three files it must skip."""
+    root.mkdir()
+    Image.new("L", (40, 30), 90).save(root / "gray.png")
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(root / "rgb.jpg")
+    Image.new("RGBA", (20, 50), (10, 200, 30, 128)).save(root / "rgba.png")
+    Image.new("P", (33, 33), 7).save(root / "palette.png")
+    Image.new("CMYK", (32, 32), (0, 128, 255, 0)).save(root / "cmyk.jpg")
+    Image.fromarray(np.full((24, 24), 40000, dtype=np.uint16)).save(root / "deep16.png")
+    Image.new("RGB", (100, 80), (0, 0, 250)).save(root / "wide.tif")
+    Image.new("RGB", (48, 48), (120, 120, 0)).save(root / "whole.png")
+    whole = (root / "whole.png").read_bytes()
+    (root / "truncated.png").write_bytes(whole[: len(whole) // 2])
+    (root / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a jpeg")
+    (root / "bomb.png").write_bytes(bomb_png(30000))
+
+
+# -- the rows ---------------------------------------------------------------------------------
+# Each row: (id, set-up(tmp, base_run) -> Call, check(proc, ctx)). ``ctx`` holds what the
+# set-up prepared. A check of None means "the standard clean error" with the given fragments.
+
+
+def _copy_run(base: Path, tmp: Path, name: str) -> Path:
+    dest = tmp / name
+    shutil.copytree(base, dest)
+    return dest
+
+
+def _set_config(run: Path, edit) -> None:
+    config = json.loads((run / "config.json").read_text())
+    edit(config)
+    (run / "config.json").write_text(json.dumps(config, indent=2))
+
+
+ROWS: dict[str, dict] = {}
+
+
+def row(name: str, *fragments: str, ok: bool = False):
+    """Register a catalogue row: a set-up function returning (Call, folder to keep intact)."""
+    def add(setup):
+        ROWS[name] = {"setup": setup, "fragments": fragments, "ok": ok}
+        return setup
+    return add
+
+
+@row("unknown-arch", "unknown arch 'nosuch'", "Known recipes and architectures: dcgan")
+def _(tmp, base):
+    return Call(["train", "--arch", "nosuch"]), None
+
+
+@row("unknown-loss", "unknown loss 'nosuch'", "Known losses: bce")
+def _(tmp, base):
+    return Call(["train", "--set", "loss=nosuch"]), None
+
+
+@row("unknown-dataset", "unknown dataset 'nosuch'", "Known datasets: fashion-mnist")
+def _(tmp, base):
+    return Call(["train", "--data", "nosuch"]), None
+
+
+@row("missing-data-path", "no such file or folder")
+def _(tmp, base):
+    return Call(["train", "--data", str(tmp / "nope")]), None
+
+
+@row("unknown-set-key", "has no key 'lrr': did you mean 'lr'")
+def _(tmp, base):
+    return Call(["train", "--set", "train.lrr=1e-4"]), None
+
+
+@row("wrong-set-type", "generator.ngf must be an integer, got 'wide'")
+def _(tmp, base):
+    return Call(["train", "--set", "generator.ngf=wide"]), None
+
+
+@row("negative-lr", "train.lr must be a positive learning rate, got -0.001")
+def _(tmp, base):
+    return Call(["train", "--set", "train.lr=-0.001"]), None
+
+
+@row("resolution-not-power-of-two", "train.resolution must be a power of two", "got 48")
+def _(tmp, base):
+    return Call(["train", "--set", "train.resolution=48"]), None
+
+
+@row("set-without-value", "write KEY=VALUE")
+def _(tmp, base):
+    return Call(["train", "--set", "train.lr"]), None
+
+
+@row("registry-entry-unknown-key", "acme_registry.yaml", "recipe 'acme-dcgan'",
+     "generator has no key 'ngff': did you mean 'ngf'")
+def _(tmp, base):
+    site = tmp / "site-recipe"
+    write_plugin(site, "ganzoo_acme", RECIPE_FILE_PLUGIN, {"acme_registry.yaml": """
+        acme-dcgan:
+          generator: {arch: dcgan, ngff: 8}
+          discriminator: {arch: dcgan}
+    """})
+    return Call(["train", "--arch", "acme-dcgan"], env={"PYTHONPATH": _pythonpath(site)}), None
+
+
+@row("registry-entry-malformed", "acme_registry.yaml: entry 'acme-typo' has no key 'trian': "
+     "did you mean 'train'", "failed to load and was skipped", "unknown arch 'acme-typo'")
+def _(tmp, base):
+    site = tmp / "site-typo"
+    write_plugin(site, "ganzoo_acme", RECIPE_FILE_PLUGIN, {"acme_registry.yaml": """
+        acme-typo:
+          generator: {arch: dcgan}
+          discriminator: {arch: dcgan}
+          trian: {steps: 3}
+    """})
+    return Call(["train", "--arch", "acme-typo"], env={"PYTHONPATH": _pythonpath(site)}), None
+
+
+@row("registry-not-yaml", "acme_registry.yaml is not valid YAML", "unknown arch 'acme-x'")
+def _(tmp, base):
+    site = tmp / "site-yaml"
+    write_plugin(site, "ganzoo_acme", RECIPE_FILE_PLUGIN,
+                 {"acme_registry.yaml": "acme-x: {generator: [\n"})
+    return Call(["train", "--arch", "acme-x"], env={"PYTHONPATH": _pythonpath(site)}), None
+
+
+@row("broken-plugin", "plugin 'acme' (ganzoo-acme 0.3) failed to load and was skipped",
+     "RuntimeError: acme exploded", ok=True)
+def _(tmp, base):
+    site = tmp / "site-broken"
+    write_plugin(site, "ganzoo_acme_broken", """
+        import ganzoo
+
+        @ganzoo.hookimpl
+        def register_losses(register):
+            register("fine", d_loss=lambda r, f: r.mean(), g_loss=lambda f, r: f.mean())
+            raise RuntimeError("acme exploded")
+    """)
+    return Call(["train", "--steps", "1", "--out", str(tmp / "broken-plugin-run"), *TINY, "-q"],
+                env={"PYTHONPATH": _pythonpath(site)}), None
+
+
+@row("empty-image-folder", "no images found under", "point --data at a folder of images")
+def _(tmp, base):
+    (tmp / "empty").mkdir()
+    return Call(["train", "--data", str(tmp / "empty")]), None
+
+
+@row("mixed-image-folder", "truncated.png: cannot decode", "corrupt.jpg: cannot decode",
+     "bomb.png: cannot decode", "decompression bomb", "3 of 11 files", ok=True)
+def _(tmp, base):
+    make_mixed_folder(tmp / "mixed")
+    return Call(["train", "--data", str(tmp / "mixed"), "--steps", "2", "--out",
+                 str(tmp / "mixed-run"), *TINY, "--set", "train.batch=4", "-q"]), None
+
+
+@row("npz-wrong-dtype", "'images' has dtype float32; convert to uint8")
+def _(tmp, base):
+    np.savez(tmp / "float.npz", images=np.zeros((20, 8, 8), dtype=np.float32))
+    return Call(["train", "--data", str(tmp / "float.npz")]), None
+
+
+@row("npz-wrong-shape", "'images' has shape (20, 8, 8, 2); expected [N, H, W]")
+def _(tmp, base):
+    np.savez(tmp / "shape.npz", images=np.zeros((20, 8, 8, 2), dtype=np.uint8))
+    return Call(["train", "--data", str(tmp / "shape.npz")]), None
+
+
+@row("npz-with-pickled-objects", "object arrays are refused")
+def _(tmp, base):
+    np.savez(tmp / "objects.npz", images=np.array([{"a": 1}, None], dtype=object))
+    return Call(["train", "--data", str(tmp / "objects.npz")]), None
+
+
+@row("resume-config-unknown-key", "config.json does not match this ganzoo",
+     "generator has no key 'foo'", "undo the edit")
+def _(tmp, base):
+    run = _copy_run(base, tmp, "edited-config")
+    _set_config(run, lambda c: c["recipe"]["generator"].update(foo=1))
+    return Call(["train", "--resume", str(run)]), run
+
+
+@row("resume-config-missing-plugin", "config.json does not match this ganzoo",
+     "unknown architecture 'acme:gan'", "plugins included")
+def _(tmp, base):
+    run = _copy_run(base, tmp, "missing-plugin")
+    _set_config(run, lambda c: c["recipe"]["generator"].update(arch="acme:gan"))
+    return Call(["train", "--resume", str(run)]), run
+
+
+@row("resume-different-arch", "that run trains 'dcgan', not 'dcgan-64'", "drop --arch")
+def _(tmp, base):
+    run = _copy_run(base, tmp, "other-arch")
+    return Call(["train", "--resume", str(run), "--arch", "dcgan-64"]), run
+
+
+@row("resume-changed-option", "--resume continues a run exactly as configured", "drop --seed")
+def _(tmp, base):
+    run = _copy_run(base, tmp, "changed-option")
+    return Call(["train", "--resume", str(run), "--seed", "0"]), run
+
+
+@row("resume-not-a-run", "is not a ganzoo run (no config.json)")
+def _(tmp, base):
+    (tmp / "not-a-run").mkdir()
+    return Call(["train", "--resume", str(tmp / "not-a-run")]), None
+
+
+@row("truncated-newest-checkpoint", "step-0000004.safetensors is not a valid safetensors",
+     "using step-0000002.safetensors", ok=True)
+def _(tmp, base):
+    run = _copy_run(base, tmp, "truncated")
+    newest = run / "checkpoints" / "step-0000004.safetensors"
+    newest.write_bytes(newest.read_bytes()[:5000])
+    return Call(["train", "--resume", str(run), "--steps", "6", "-q"]), None
+
+
+@row("no-readable-checkpoint", "has no readable checkpoint", "move the broken files out")
+def _(tmp, base):
+    run = _copy_run(base, tmp, "all-truncated")
+    for _, path in ckpt.list_checkpoints(run):
+        path.write_bytes(path.read_bytes()[:-7])
+    return Call(["train", "--resume", str(run)]), run
+
+
+@row("out-already-a-run", "already holds a run", "choose another --out")
+def _(tmp, base):
+    run = _copy_run(base, tmp, "taken")
+    return Call(["train", "--out", str(run), *TINY]), run
+
+
+@row("out-is-a-file", "cannot create the run folder", "choose another --out")
+def _(tmp, base):
+    (tmp / "a-file").write_text("mine\n")
+    return Call(["train", "--out", str(tmp / "a-file" / "run"), *TINY]), None
+
+
+@row("metrics-file-is-a-symlink", "metrics.jsonl is a symbolic link")
+def _(tmp, base):
+    run = _copy_run(base, tmp, "linked")
+    outside = tmp / "outside.txt"
+    outside.write_text("precious\n")
+    (run / "metrics.jsonl").unlink()
+    (run / "metrics.jsonl").symlink_to(outside)
+    return Call(["train", "--resume", str(run), "--steps", "5", "-q"]), run
+
+
+@row("learning-rate-diverges", "training diverged at step", "Lower the learning rate "
+     "(train.lr=1e+30)")
+def _(tmp, base):
+    return Call(["train", "--steps", "20", "--out", str(tmp / "diverged"), *TINY,
+                 "--set", "train.lr=1e30", "--set", "train.checkpoint_every=1"]), None
+
+
+@row("sample-unknown-suffix", "unknown suffix .xyz; use .png")
+def _(tmp, base):
+    return Call(["sample", str(base), "-o", str(tmp / "grid.xyz")]), None
+
+
+@row("plugin-name-with-a-path", "invalid plugin name '../../evil'")
+def _(tmp, base):
+    (tmp / "plugins-here").mkdir()
+    return Call(["plugins", "new", "../../evil", "--dir", str(tmp / "plugins-here")]), None
+
+
+@row("debug-shows-the-traceback", "Traceback", "unknown arch 'nosuch'")
+def _(tmp, base):
+    return Call(["--debug", "train", "--arch", "nosuch"]), None
+
+
+def _pythonpath(site: Path) -> str:
+    import os
+
+    return os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)
+
+
+@pytest.fixture(scope="module")
+def catalogue(tmp_path_factory):
+    """Set up every row, run all command lines, and keep what each check needs."""
+    tmp = tmp_path_factory.mktemp("catalogue")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        base = start_run("dcgan", ["generator.ngf=8", "discriminator.ndf=8", "train.batch=16",
+                                   "train.steps=4", "train.checkpoint_every=2"], None,
+                         tmp / "base", tmp, "cpu", quiet=True)
+    finally:
+        torch.set_num_threads(threads)
+    calls, kept = [], {}
+    for name, spec in ROWS.items():
+        call, keep = spec["setup"](tmp, base)
+        call.env = {**ENV, **call.env}
+        calls.append(call)
+        kept[name] = (keep, snapshot(keep) if keep is not None and keep.exists() else None)
+    results = dict(zip(ROWS, run_cli_batch(calls)))
+    return {"tmp": tmp, "base": base, "results": results, "kept": kept}
+
+
+@pytest.mark.parametrize("name", list(ROWS))
+def test_bad_input(name, catalogue):
+    spec, proc = ROWS[name], catalogue["results"][name]
+    where = f"ganzoo {' '.join(proc.args[1:])}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    for fragment in spec["fragments"]:
+        assert fragment in proc.stderr, f"{fragment!r} missing from\n{where}"
+    if spec["ok"]:
+        assert proc.returncode == 0, where
+    else:
+        assert proc.returncode == 2, where
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1, where
+        if name != "debug-shows-the-traceback":
+            assert "Traceback" not in proc.stderr, where
+    keep, before = catalogue["kept"][name]
+    if before is not None:
+        assert snapshot(keep) == before, f"{keep} changed:\n{where}"
+    CHECKS.get(name, lambda c: None)(catalogue)
+
+
+# -- the extra checks of rows that train --------------------------------------------------------
+
+
+def _check_mixed(c):
+    config = json.loads((c["tmp"] / "mixed-run" / "config.json").read_text())
+    assert config["data"]["count"] == 8 and config["data"]["channels"] == 3
+
+
+def _check_truncated(c):
+    run = c["tmp"] / "truncated"
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps == sorted(set(steps)) and steps[-1] == 6
+    assert ckpt.list_checkpoints(run)[-1][0] == 6
+    for _, path in ckpt.list_checkpoints(run):
+        ckpt.read_checkpoint(path)  # the truncated step 4 was rewritten whole
+
+
+def _check_symlink(c):
+    assert (c["tmp"] / "outside.txt").read_text() == "precious\n"
+
+
+def _check_diverged(c):
+    for _, path in ckpt.list_checkpoints(c["tmp"] / "diverged"):
+        tensors, _ = ckpt.read_checkpoint(path)
+        assert ckpt.first_non_finite(tensors) is None, path
+
+
+def _check_plugin_name(c):
+    assert not list((c["tmp"] / "plugins-here").iterdir())
+    assert not list(c["tmp"].parent.glob("*evil*"))
+
+
+def _check_broken_plugin(c):
+    assert ckpt.list_checkpoints(c["tmp"] / "broken-plugin-run")[-1][0] == 1
+
+
+CHECKS = {"mixed-image-folder": _check_mixed, "truncated-newest-checkpoint": _check_truncated,
+          "metrics-file-is-a-symlink": _check_symlink, "learning-rate-diverges": _check_diverged,
+          "broken-plugin": _check_broken_plugin, "plugin-name-with-a-path": _check_plugin_name}
+
+
+def test_the_catalogue_in_the_docs_names_real_tests():
+    """docs/bad-inputs.md and the tests stay in step: every row the tests run is documented,
+    and every test the page names exists."""
+    import importlib
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "bad-inputs.md").read_text()
+    documented_rows = set(re.findall(r"test_bad_input\[([a-z0-9-]+)\]", text))
+    assert documented_rows == set(ROWS)
+    named = re.findall(r"tests/(test_\w+)\.py::(test_\w+)", text)
+    assert len(named) >= 10
+    for module, function in named:
+        assert callable(getattr(importlib.import_module(f"tests.{module}"), function, None)), (
+            f"docs/bad-inputs.md names tests/{module}.py::{function}, which does not exist")

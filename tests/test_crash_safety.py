@@ -1,0 +1,291 @@
+"""Crash safety: kill -9 at random moments, SIGINT/SIGTERM, disk full, damaged checkpoints."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import types
+from pathlib import Path
+
+import pytest
+import torch
+
+import ganzoo
+from ganzoo import fileio, plugins
+from ganzoo.config import resolve_recipe
+from ganzoo.data import load_data
+from ganzoo.errors import GanzooError
+from ganzoo.models import with_data_shape
+from ganzoo.train import checkpoint as ckpt
+from ganzoo.train import train
+from ganzoo.train.launch import start_run
+from ganzoo.train.signals import TrainingInterrupted
+from tests.conftest import TINY, run_cli
+
+ENV = {"OMP_NUM_THREADS": "1"}  # two busy cores: one thread per process is much faster
+CPU = torch.device("cpu")
+
+
+@pytest.fixture
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    recipe = resolve_recipe("dcgan", ["generator.ngf=8", "discriminator.ndf=8", "train.batch=16",
+                                      "train.checkpoint_every=2", "train.log_every=1",
+                                      "train.precision=fp32"])
+    data = load_data("fashion-mnist", recipe.train.resolution)
+    return with_data_shape(recipe, data.channels, data.num_classes), data
+
+
+# -- real processes, real signals --------------------------------------------------------------
+
+
+def metric_steps(run: Path) -> list[int]:
+    path = run / "metrics.jsonl"
+    if not path.exists():
+        return []
+    steps = []
+    for line in path.read_text().splitlines():
+        with contextlib.suppress(ValueError):  # a line cut by kill -9 (resume trims it)
+            steps.append(json.loads(line)["step"])
+    return steps
+
+
+def start(args: list[str], err: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "ganzoo", *args],
+                            env={**os.environ, "PYTHONUNBUFFERED": "1", **ENV},
+                            stdout=subprocess.DEVNULL, stderr=open(err, "w"))  # noqa: SIM115
+
+
+def wait_for_step(proc: subprocess.Popen, run: Path, step: int, err: Path) -> None:
+    """Until the process has logged ``step`` (it is training, past its start-up)."""
+    deadline = time.monotonic() + 120
+    while not metric_steps(run) or metric_steps(run)[-1] < step:
+        assert proc.poll() is None, f"exited {proc.returncode}:\n{err.read_text()}"
+        assert time.monotonic() < deadline, err.read_text()
+        time.sleep(0.05)
+
+
+def wait_for_temp_file(folder: Path, seconds: float) -> bool:
+    """Poll (about every millisecond) until a checkpoint's temporary file exists."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(FileNotFoundError), os.scandir(folder) as entries:
+            if any(e.name.startswith(".step-") for e in entries):
+                return True
+        time.sleep(0.001)
+    return False
+
+
+def test_kill_9_at_random_moments_then_resume_to_the_end(tmp_path):
+    """Three SIGKILLs of a run that checkpoints every 2 steps, at random moments and once
+    aimed at a checkpoint write: every checkpoint on disk stays readable, at most one interval
+    is lost, config.json never changes, and the last resume reaches its target with a clean
+    history and no leftover temporary file."""
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    run, err = tmp_path / "run", tmp_path / "stderr.txt"
+    first = ["train", "--steps", "100000", "--out", str(run), *TINY, "-q",
+             "--set", "train.checkpoint_every=2", "--set", "train.log_every=1",
+             "--set", "train.keep_checkpoints=2"]
+    config = None
+    resumed_from = 0
+    for kill in range(3):
+        args = first if kill == 0 else ["train", "--resume", str(run), "--steps", "100000", "-q"]
+        proc = start(args, err)
+        try:
+            wait_for_step(proc, run, resumed_from + 1, err)
+            if kill == 1:  # aim at a checkpoint being written: kill on seeing its temp file
+                wait_for_temp_file(run / "checkpoints", seconds=5.0)
+            else:
+                time.sleep(rng.uniform(0.0, 1.0))
+        finally:
+            proc.kill()
+            proc.wait()
+        why = f"kill {kill + 1} (seed {seed}):\n{err.read_text()}"
+        config = config or (run / "config.json").read_bytes()
+        assert (run / "config.json").read_bytes() == config, why
+        saved = [step for step, path in ckpt.list_checkpoints(run)]
+        for _, path in ckpt.list_checkpoints(run):
+            ckpt.read_checkpoint(path)  # whole and verified, whatever the moment
+        resumed_from = saved[-1] if saved else 0
+        assert metric_steps(run)[-1] - resumed_from <= 2, why
+
+    target = metric_steps(run)[-1] + 3
+    run_cli("train", "--resume", str(run), "--steps", str(target), "-q", env=ENV)
+    assert (run / "config.json").read_bytes() == config
+    assert metric_steps(run) == list(range(1, target + 1))  # no gaps, no repeats, no torn line
+    assert [s for s, _ in ckpt.list_checkpoints(run)][-1] == target
+    for _, path in ckpt.list_checkpoints(run):
+        ckpt.read_checkpoint(path)
+    assert not [p for p in (run / "checkpoints").iterdir() if p.name.startswith(".")]
+
+
+def test_sigterm_saves_at_a_step_boundary_then_exits_143(tmp_path):
+    run, err = tmp_path / "run", tmp_path / "stderr.txt"
+    proc = start(["train", "--steps", "100000", "--out", str(run), *TINY, "-q",
+                  "--set", "train.checkpoint_every=1000", "--set", "train.log_every=1"], err)
+    try:
+        wait_for_step(proc, run, 2, err)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=120)
+    finally:
+        proc.kill()
+    stderr = err.read_text()
+    assert proc.returncode == 143, stderr
+    step = max(s for s, _ in ckpt.list_checkpoints(run))
+    path = ckpt.checkpoint_path(run, step)
+    assert f"interrupted by SIGTERM at step {step}: saved {path}" in stderr
+    assert f"'ganzoo train --resume {run}'" in stderr and "Traceback" not in stderr
+    assert step >= metric_steps(run)[-1]  # the step in flight was finished, then saved
+    assert ckpt.read_checkpoint(path)[1]["step"] == str(step)
+
+
+def _signalling_loss(step: int, times: int):
+    """A loss plugin that sends this process SIGINT ``times`` times during step ``step``:
+    Ctrl-C arriving at a known moment."""
+    calls = {"n": 0}
+
+    def d_loss(real, fake):
+        calls["n"] += 1
+        if calls["n"] == step:
+            for _ in range(times):
+                os.kill(os.getpid(), signal.SIGINT)
+        return torch.nn.functional.softplus(fake).mean() + torch.nn.functional.softplus(
+            -real).mean()
+
+    def register_losses(register):
+        register("ctrl-c", d_loss=d_loss, g_loss=lambda f, r: torch.nn.functional.softplus(
+            -f).mean())
+
+    return types.SimpleNamespace(register_losses=ganzoo.hookimpl(register_losses))
+
+
+@pytest.mark.parametrize(("times", "saved"), [(1, [2, 3]), (2, [2])])
+def test_ctrl_c_saves_the_finished_step_and_twice_stops_at_once(tmp_path, one_thread, times,
+                                                                 saved):
+    plugin = _signalling_loss(step=3, times=times)
+    plugins.register_plugin(plugin, "sig")
+    try:
+        recipe = resolve_recipe("dcgan", ["generator.ngf=8", "discriminator.ndf=8",
+                                          "train.batch=16", "train.checkpoint_every=2",
+                                          "loss=ctrl-c", "train.precision=fp32"])
+        data = load_data("fashion-mnist", recipe.train.resolution)
+        recipe = with_data_shape(recipe, data.channels, data.num_classes)
+        handler = signal.getsignal(signal.SIGINT)
+        with pytest.raises(TrainingInterrupted) as info:
+            train(recipe, data, tmp_path / "run", CPU, steps=10, show_progress=False)
+    finally:
+        plugins.unregister_plugin(plugin, "sig")
+    assert signal.getsignal(signal.SIGINT) is handler  # restored
+    assert info.value.exit_code == 130
+    assert [s for s, _ in ckpt.list_checkpoints(tmp_path / "run")] == saved
+    if times == 1:
+        assert str(info.value).startswith("interrupted by SIGINT at step 3: saved ")
+    else:
+        assert "stopped by a second SIGINT without saving" in str(info.value)
+
+
+# -- in-process failures -------------------------------------------------------------------------
+
+
+def test_disk_full_during_a_checkpoint_keeps_the_previous_one(tmp_path, tiny, monkeypatch,
+                                                              one_thread):
+    recipe, data = tiny
+    run = tmp_path / "run"
+    train(recipe, data, run, CPU, steps=2, show_progress=False)
+    good = ckpt.checkpoint_path(run, 2)
+    before = good.read_bytes()
+
+    def disk_full(fd, chunks):
+        os.write(fd, b"\0" * 4096)  # part of the file made it, then the disk filled up
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(fileio, "_write_all", disk_full)
+    with pytest.raises(GanzooError) as info:  # step 4 checkpoints; samples come at the end, 5
+        train(recipe, data, run, CPU, steps=5, resume=True, show_progress=False)
+    message = str(info.value)
+    assert "could not write checkpoint" in message and "step-0000004" in message
+    assert "No space left on device" in message
+    assert "the earlier checkpoint step-0000002.safetensors is intact" in message
+    assert f"'ganzoo train --resume {run}'" in message
+    assert good.read_bytes() == before
+    assert [p.name for p in (run / "checkpoints").iterdir()] == [good.name]  # no temp file
+
+    monkeypatch.undo()
+    train(recipe, data, run, CPU, steps=4, resume=True, show_progress=False)
+    assert ckpt.read_checkpoint(ckpt.checkpoint_path(run, 4))[1]["step"] == "4"
+
+
+def test_disk_full_outside_checkpoints_is_a_clear_error(tmp_path, monkeypatch, one_thread):
+    def disk_full(run_dir, record):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(run_dir / "metrics.jsonl"))
+
+    monkeypatch.setattr("ganzoo.train.loop.append_metrics", disk_full)
+    with pytest.raises(GanzooError, match=r"writing to .*run failed .*No space left on device.*"
+                                          r"continue with 'ganzoo train --resume"):
+        start_run("dcgan", ["generator.ngf=8", "discriminator.ndf=8", "train.batch=16",
+                            "train.steps=2"], None, tmp_path / "run", tmp_path, "cpu", quiet=True)
+
+
+def test_a_damaged_checkpoint_fails_its_digest_and_resume_falls_back(tmp_path, tiny, one_thread):
+    recipe, data = tiny
+    run = tmp_path / "run"
+    train(recipe, data, run, CPU, steps=4, show_progress=False)
+    newest = ckpt.checkpoint_path(run, 4)
+    raw = bytearray(newest.read_bytes())
+    raw[-100] ^= 0x01  # one flipped bit in a weight: structurally still a valid file
+    newest.write_bytes(bytes(raw))
+    with pytest.raises(GanzooError, match="fails its SHA-256 check"):
+        ckpt.read_checkpoint(newest)
+    path, _, meta = ckpt.latest_checkpoint(run)
+    assert path == ckpt.checkpoint_path(run, 2) and meta["step"] == "2"
+
+
+def test_old_checkpoints_are_pruned_only_after_the_new_one_reads_back(tmp_path, tiny,
+                                                                     monkeypatch, one_thread):
+    recipe, data = tiny
+    run = tmp_path / "run"
+    trainer = train(recipe, data, run, CPU, steps=2, show_progress=False)
+    stale = run / "checkpoints" / ".step-0000002.safetensors.tmp-99999"
+    stale.write_bytes(b"left by a killed writer")
+
+    def unreadable(path, what="checkpoint"):
+        raise GanzooError(f"{what} {path} fails its SHA-256 check")
+
+    monkeypatch.setattr(ckpt, "verify_file", unreadable)
+    trainer.step = 4
+    with pytest.raises(GanzooError, match="did not read back after writing"):
+        ckpt.save_checkpoint(run, 4, *trainer.state(), keep=1)
+    assert [s for s, _ in ckpt.list_checkpoints(run)] == [2]  # the only good one stays
+
+    monkeypatch.undo()
+    ckpt.save_checkpoint(run, 4, *trainer.state(), keep=1)
+    assert [s for s, _ in ckpt.list_checkpoints(run)] == [4]
+    assert not stale.exists()
+
+
+def test_resume_before_the_first_checkpoint_starts_from_step_0(tmp_path, tiny, one_thread,
+                                                               capsys):
+    """kill -9 after config.json but before any checkpoint: the run is still resumable."""
+    recipe, data = tiny
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text('{"step": 1, "d_loss": 1.0}\n{"step": 2, "d_l')
+    trainer = train(recipe, data, run, CPU, steps=2, resume=True, show_progress=False)
+    assert trainer.step == 2 and "no checkpoint yet; starting it from step 0" in (
+        capsys.readouterr().err)
+    assert metric_steps(run) == [1, 2]
