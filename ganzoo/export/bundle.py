@@ -26,6 +26,9 @@ from ganzoo.latents import LATENT_SAMPLER
 SAFETENSORS_NAME = "generator.safetensors"
 ONNX_NAME = "generator.onnx"
 
+# Accept a graph at once only when its error is this many times below the tolerance.
+SAFETY_MARGIN = 4
+
 
 @dataclass
 class ExportResult:
@@ -86,6 +89,7 @@ def export_generator(source: Any, out_dir: Any = None, *, fp16: bool = False,
     plain = onnx_export.plain_copy(G, lambda: create_generator(arch, config, registry))
 
     attempts: list[str] = []
+    best: tuple[str, ParityReport, Any, bytes] | None = None
     for exporter in exporters:
         meta = dataclasses.replace(base, exporter=exporter)
         try:
@@ -102,15 +106,20 @@ def export_generator(source: Any, out_dir: Any = None, *, fp16: bool = False,
             continue
         attempts.append(f"{exporter}: {report.describe()}")
         log(attempts[-1])
-        if report.ok:
+        if report.ok and (best is None or report.max_abs_error < best[1].max_abs_error):
+            best = (exporter, report, meta, model_bytes)
+        # A graph that passes only just (fresh latents could push it over) is kept while the
+        # next exporter is tried; the most accurate passing graph is written.
+        if report.ok and report.max_abs_error <= report.tolerance / SAFETY_MARGIN:
             break
-    else:
+    if best is None:
         raise GanzooError(
             f"the ONNX export of {source} does not match torch, so nothing was written "
             f"({'; '.join(attempts)}). Check that the generator is deterministic in eval mode "
             "and uses no randomness or data-dependent control flow in forward(); "
             "'ganzoo --debug export' shows more")
 
+    exporter, report, meta, model_bytes = best
     st_path, onnx_path = out_dir / SAFETENSORS_NAME, out_dir / ONNX_NAME
     _write_together({st_path: st_bytes, onnx_path: model_bytes})
     return ExportResult(onnx_path, st_path, exporter, report, meta, attempts)

@@ -83,7 +83,7 @@ def session(model_bytes: bytes, threads: int | None = None):
 
 def check_parity(model_bytes: bytes, G: torch.nn.Module, nz: int, num_classes: int, *,
                  tolerance: float, mean_tolerance: float | None = None,
-                 uint8: bool = False, batches: Sequence[int] = (1, 7),
+                 uint8: bool = False, batches: Sequence[int] = (1, 7, 64),
                  seed: int | None = None) -> ParityReport:
     """Run the graph and ``G`` on the same random latents (and labels) at each batch size."""
     seed = secrets.randbits(32) if seed is None else seed
