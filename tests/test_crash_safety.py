@@ -33,14 +33,6 @@ ENV = {"OMP_NUM_THREADS": "1"}  # two busy cores: one thread per process is much
 CPU = torch.device("cpu")
 
 
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def tiny():
     recipe = resolve_recipe("dcgan", ["generator.ngf=8", "discriminator.ndf=8", "train.batch=16",
