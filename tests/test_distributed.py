@@ -27,7 +27,7 @@ def _torchrun(*args: str) -> subprocess.CompletedProcess:
            "-m", "ganzoo", *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode == 0, proc.stderr[:3000] + "\n[...]\n" + proc.stderr[-3000:]
     return proc
 
 

@@ -130,6 +130,10 @@ def _train(recipe: ResolvedRecipe, images: ImageData, run_dir: Path, device: tor
     try:
         train(recipe, images, run_dir, device, resume=resume, show_progress=not quiet,
               ctx=ctx, compile=compile)
+        if ctx.enabled:
+            # the first process is still writing the last checkpoint: shutting the group
+            # down under a peer that is not done with it can abort that peer (gloo)
+            dist.barrier()
     except OSError as exc:
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
             raise
