@@ -126,6 +126,23 @@ def test_kill_9_at_random_moments_then_resume_to_the_end(tmp_path):
     assert not [p for p in (run / "checkpoints").iterdir() if p.name.startswith(".")]
 
 
+def test_a_second_trainer_on_a_run_is_refused_and_kill_9_leaves_no_stale_lock(tmp_path):
+    run, err = tmp_path / "run", tmp_path / "stderr.txt"
+    proc = start(["train", "--steps", "100000", "--out", str(run), *TINY, "-q",
+                  "--set", "train.log_every=1"], err)
+    try:
+        wait_for_step(proc, run, 1, err)
+        second = run_cli("train", "--resume", str(run), "--steps", "5", check=False, env=ENV)
+        assert second.returncode == 2, second.stderr
+        assert f"being trained by another process (pid {proc.pid})" in second.stderr
+        assert "Traceback" not in second.stderr
+    finally:
+        proc.kill()
+        proc.wait()
+    saved = [step for step, _ in ckpt.list_checkpoints(run)]
+    run_cli("train", "--resume", str(run), "--steps", str((saved or [0])[-1] + 1), "-q", env=ENV)
+
+
 def test_sigterm_saves_at_a_step_boundary_then_exits_143(tmp_path):
     run, err = tmp_path / "run", tmp_path / "stderr.txt"
     proc = start(["train", "--steps", "100000", "--out", str(run), *TINY, "-q",

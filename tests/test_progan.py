@@ -133,6 +133,7 @@ def test_resume_in_the_middle_of_a_fade_in_matches_an_uninterrupted_run(tmp_path
     plugins.register_plugin(plugin, "critic")
     try:
         overrides = ["generator.ngf=8", "discriminator.ndf=8", "generator.nz=16",
+                     "generator.start_resolution=4",
                      "train.resolution=16", "train.batch=8", "generator.stage_images=16",
                      "generator.fade_images=32", "loss=test-critic", "regularizers=[test-gp]",
                      "train.log_every=1", "train.checkpoint_every=5",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import os
@@ -20,7 +21,7 @@ from ganzoo.models import recipe_from_config, with_data_shape
 from ganzoo.train.distributed import DistContext, init_from_env
 from ganzoo.train.loop import resolve_device, train
 from ganzoo.train.precision import choose_fast_path
-from ganzoo.train.run import new_run_dir, read_config, versions, write_config
+from ganzoo.train.run import new_run_dir, read_config, versions, write_config, writer_lock
 
 
 def _say(quiet: bool, ctx: DistContext, message: str) -> None:
@@ -128,8 +129,9 @@ def resume_run(run_dir: Path, steps: int | None, device_name: str, quiet: bool =
 def _train(recipe: ResolvedRecipe, images: ImageData, run_dir: Path, device: torch.device,
            ctx: DistContext, quiet: bool, compile: bool, resume: bool) -> None:
     try:
-        train(recipe, images, run_dir, device, resume=resume, show_progress=not quiet,
-              ctx=ctx, compile=compile)
+        with writer_lock(run_dir) if ctx.is_main else contextlib.nullcontext():
+            train(recipe, images, run_dir, device, resume=resume, show_progress=not quiet,
+                  ctx=ctx, compile=compile)
         if ctx.enabled:
             # the first process is still writing the last checkpoint: shutting the group
             # down under a peer that is not done with it can abort that peer (gloo)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
 import platform
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; runs are not guarded against a second writer
+    fcntl = None  # type: ignore[assignment]
 
 import torch
 
@@ -73,6 +80,36 @@ def read_config(run_dir: Path) -> dict[str, Any]:
     if not isinstance(config.get("versions", {}), dict):
         raise GanzooError(f"{path}: 'versions' must be a mapping; it was edited or damaged")
     return config
+
+
+LOCK_NAME = ".lock"
+
+
+@contextlib.contextmanager
+def writer_lock(run_dir: Path) -> Iterator[None]:
+    """Hold ``RUN/.lock`` while this process trains the run, so that a second ``ganzoo train
+    --resume RUN`` is refused instead of interleaving its checkpoints with the first's. The
+    lock is an ``flock``: the kernel drops it when its process ends, kill -9 included, so a
+    crashed run never leaves a stale lock behind."""
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(run_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            raise GanzooError(
+                f"{run_dir} is being trained by another process"
+                f"{f' (pid {holder})' if holder.isdigit() else ''}; wait for it to finish or "
+                f"stop it (Ctrl-C saves a checkpoint), then 'ganzoo train --resume {run_dir}'"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
 
 
 def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
