@@ -148,16 +148,16 @@ def sample(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
 ) -> None:
     """Sample a grid of images from a run's EMA generator."""
+    import numpy as np
     import torch
 
-    from ganzoo.images import save_grid
+    from ganzoo.images import check_grid_count, save_grid
     from ganzoo.latents import class_labels, sample_latents
     from ganzoo.models import load_generator
     from ganzoo.train.loop import resolve_device
     from ganzoo.train.precision import choose_fast_path
 
-    if n < 1:
-        raise GanzooError(f"-n must be at least 1, got {n}")
+    check_grid_count(n)
     if precision not in ("auto", "fp32", "bf16"):
         raise GanzooError(f"--precision must be auto, fp32 or bf16, got {precision!r}")
     dev = resolve_device(device)
@@ -168,9 +168,10 @@ def sample(
     cfg = info["generator_config"]
     labels = class_labels(n, cfg.num_classes, class_)
     z = torch.from_numpy(sample_latents(n, cfg.nz, seed)).to(dev)
-    with torch.no_grad(), fast.autocast(dev):
-        y = None if labels is None else torch.from_numpy(labels).to(dev)
-        images = G(z, y).float().cpu().numpy()
+    y = None if labels is None else torch.from_numpy(labels).to(dev)
+    with torch.no_grad(), fast.autocast(dev):  # in batches: memory stays flat as -n grows
+        images = np.concatenate([G(z_part, None if y is None else y[i:i + 256]).float().cpu()
+                                 .numpy() for i, z_part in zip(range(0, n, 256), z.split(256))])
     save_grid(images, output, nrow)
     typer.echo(f"wrote {output} ({n} images, step {info['step']}, {fast.precision})")
 
@@ -303,11 +304,10 @@ def generate(
                                                 "usable cores).")] = None,
 ) -> None:
     """Generate a grid of images with onnxruntime only (no torch), via ganzoo.runtime."""
-    from ganzoo.images import save_grid
+    from ganzoo.images import check_grid_count, save_grid
     from ganzoo.runtime import Generator
 
-    if n < 1:
-        raise GanzooError(f"-n must be at least 1, got {n}")
+    check_grid_count(n)
     gen = Generator(model, device=device, threads=threads)
     images = gen.generate(n, seed=seed, class_index=class_)
     save_grid(images, output, nrow, layout=gen.metadata.output_layout)

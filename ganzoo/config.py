@@ -69,6 +69,7 @@ class TrainConfig:
     eval_every: int = 0  # 0: no evaluation during training
     eval_n: int = 2000
     eval_extractor: str = "fmnist"
+    augment: str = ""  # DiffAugment operations for D's inputs, e.g. "translation,cutout"
 
     def validate(self, where: str) -> None:
         def bad(key: str, why: str) -> GanzooError:
@@ -96,6 +97,12 @@ class TrainConfig:
         if self.batch % self.accumulate:
             raise bad("accumulate",
                       f"must divide train.batch ({self.batch}), got {self.accumulate}")
+        from ganzoo.nn import augment
+
+        try:
+            augment.parse(self.augment)
+        except ValueError as exc:
+            raise bad("augment", str(exc)) from None
         if self.precision not in PRECISIONS:
             raise bad("precision",
                       f"must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")

@@ -12,6 +12,19 @@ from PIL import Image
 from ganzoo.errors import GanzooError
 from ganzoo.fileio import atomic_write
 
+MAX_GRID = 4096  # images in one grid PNG: 64x64 cells, about 4k x 4k pixels at 64px
+
+
+def check_grid_count(n: int) -> None:
+    """``-n`` for a grid: at least 1, at most :data:`MAX_GRID` (a bigger grid is a picture no
+    one can look at, and its images would all sit in memory at once)."""
+    if n < 1:
+        raise GanzooError(f"-n must be at least 1, got {n}")
+    if n > MAX_GRID:
+        raise GanzooError(f"-n {n} is more than one grid holds ({MAX_GRID}); make several "
+                          "grids with different --seed values, or score many samples with "
+                          "'ganzoo eval -n N'")
+
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
     """[-1, 1] float NCHW -> uint8 NHWC, the same rounding the ONNX uint8 export bakes in."""

@@ -327,6 +327,12 @@ def _(tmp, base):
     return Call(["sample", str(base), "-o", str(tmp / "grid.xyz")]), None
 
 
+@row("sample-more-than-a-grid", "-n 100000 is more than one grid holds (4096)",
+     "ganzoo eval -n N")
+def _(tmp, base):
+    return Call(["sample", str(base), "-n", "100000", "-o", str(tmp / "grid.png")]), None
+
+
 @row("plugin-name-with-a-path", "invalid plugin name '../../evil'")
 def _(tmp, base):
     (tmp / "plugins-here").mkdir()

@@ -17,7 +17,7 @@ from ganzoo.data import ImageData, load_data
 from ganzoo.errors import GanzooError
 from ganzoo.metrics.evaluate import load_extractor, score_images
 from ganzoo.metrics.extractors import load_fmnist_extractor
-from ganzoo.train.checkpoint import latest_checkpoint
+from ganzoo.train.checkpoint import latest_checkpoint, read_checkpoint
 from tests.conftest import TINY, run_cli
 
 
@@ -149,6 +149,8 @@ def test_train_eval_every_logs_scores_and_keeps_the_best_checkpoint(trained_run)
         meta = f.metadata()
     assert int(meta["step"]) == best["step"]
     assert json.loads(meta["eval"])["fd-fmnist"] == best["eval"]["fd-fmnist"]
+    _, verified = read_checkpoint(run / "checkpoints" / "best.safetensors")  # digest checked
+    assert verified["step"] == meta["step"]
     path, _, _ = latest_checkpoint(run)
     assert path.name == "step-0000002.safetensors"
 

@@ -388,8 +388,7 @@ class TrainingEvaluator:
             return None
 
     def __call__(self, trainer: Any) -> EvalResult:
-        from safetensors.torch import save as st_save
-
+        from ganzoo.fileio import atomic_write
         from ganzoo.train import checkpoint as ckpt
         from ganzoo.train.run import append_metrics
 
@@ -415,5 +414,5 @@ class TrainingEvaluator:
                 meta = {**meta, "format": ckpt.FORMAT, "step": str(trainer.step),
                         "eval": json.dumps(result.scores), "eval_protocol":
                         json.dumps(result.protocol)}
-                ckpt.atomic_write_bytes(path, st_save(tensors, metadata=meta))
+                atomic_write(path, ckpt.encode(tensors, meta))  # with its digest
         return result

@@ -23,6 +23,7 @@ from ganzoo.data import BatchStream, ImageData
 from ganzoo.errors import GanzooError
 from ganzoo.images import save_grid
 from ganzoo.models import build_pair
+from ganzoo.nn.augment import augmenting
 from ganzoo.plugins import get_registry
 from ganzoo.train import checkpoint as ckpt
 from ganzoo.train.distributed import (
@@ -87,7 +88,7 @@ class Trainer:
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         # Compiled callables for the hot path; state always lives in the plain modules.
         self.g_fwd = torch.compile(self.G) if compile else self.G
-        self.d_fwd = torch.compile(self.D) if compile else self.D
+        self.d_fwd = augmenting(torch.compile(self.D) if compile else self.D, t.augment)
 
         self.loss = registry.get("loss", recipe.loss)
         self.regularizers = []
