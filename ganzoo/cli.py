@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -377,31 +378,44 @@ PLURALS = {"recipe": "recipes", "architecture": "architectures", "loss": "losses
            "feature_extractor": "feature extractors"}
 
 
+def _short_paper(url: str) -> str:
+    """``https://arxiv.org/abs/1511.06434`` -> ``arXiv:1511.06434`` (other links as they are)."""
+    match = re.search(r"arxiv\.org/abs/([\w.]+)", url)
+    return f"arXiv:{match[1]}" if match else url
+
+
 def _print_table(rows: list[dict], kinds: list[str]) -> None:
+    from rich import box
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console()
     for k in kinds:
-        table = Table(title=PLURALS[k], title_justify="left", show_lines=False)
-        table.add_column("name", style="bold")
+        table = Table(title=PLURALS[k], title_justify="left", box=box.SIMPLE_HEAD,
+                      collapse_padding=True,
+                      pad_edge=False)
+        table.add_column("name", style="bold", no_wrap=True)
         if k == "recipe":
-            for col in ("generator", "discriminator", "loss", "resolution"):
-                table.add_column(col)
+            table.add_column("px", justify="right", no_wrap=True)
+            table.add_column("G / D", no_wrap=True)
+            table.add_column("loss", no_wrap=True)
         if k == "regularizer":
-            table.add_column("weight", justify="right")
-            table.add_column("every", justify="right")
-        table.add_column("description")
-        table.add_column("from")
+            table.add_column("weight", justify="right", no_wrap=True)
+            table.add_column("every", justify="right", no_wrap=True)
+        table.add_column("description", ratio=1, min_width=16)
         for row in (r for r in rows if r["kind"] == k):
             cells = [row["name"]]
             if k == "recipe":
-                cells += [str(row[c]) for c in ("generator", "discriminator", "loss", "resolution")]
+                g, d = (str(row[c]).split(":")[-1] for c in ("generator", "discriminator"))
+                cells += [str(row["resolution"]), g if g == d else f"{g} / {d}",
+                          str(row["loss"]).split(":")[-1]]
             if k == "regularizer":
                 cells += [f"{row['weight']:g}", str(row["interval"])]
             extra = f"\n{row['companions']}" if row.get("companions") else ""
-            paper = f"\n{row['paper']}" if row["paper"] else ""
-            cells += [row["description"] + extra + paper, row["full_name"]]
+            source = " · ".join([row["full_name"].split(":")[0]]
+                                + ([_short_paper(row["paper"])] if row["paper"] else []))
+            cells += [f"{row['description']}{extra}\n[dim]{escape(source)}[/dim]"]
             table.add_row(*cells)
         console.print(table)
 
