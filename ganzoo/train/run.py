@@ -85,28 +85,46 @@ def read_config(run_dir: Path) -> dict[str, Any]:
 LOCK_NAME = ".lock"
 
 
+def _lock_holder(fd: int) -> int | None:
+    """The pid holding an ``flock`` on ``fd``'s file, from Linux's /proc/locks (None
+    elsewhere). Looked up rather than written into the file, so the lock file never changes."""
+    st = os.fstat(fd)
+    try:
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:  # "1: FLOCK  ADVISORY  WRITE 4242 00:2a:1234567 0 EOF"
+        parts = line.split()
+        if len(parts) < 6 or parts[1] != "FLOCK" or parts[5].count(":") != 2:
+            continue
+        major, minor, inode = parts[5].split(":")
+        with contextlib.suppress(ValueError):
+            if ((int(major, 16), int(minor, 16), int(inode))
+                    == (os.major(st.st_dev), os.minor(st.st_dev), st.st_ino)):
+                return int(parts[4])
+    return None
+
+
 @contextlib.contextmanager
 def writer_lock(run_dir: Path) -> Iterator[None]:
     """Hold ``RUN/.lock`` while this process trains the run, so that a second ``ganzoo train
     --resume RUN`` is refused instead of interleaving its checkpoints with the first's. The
-    lock is an ``flock``: the kernel drops it when its process ends, kill -9 included, so a
-    crashed run never leaves a stale lock behind."""
+    lock is an ``flock`` on an empty file: the kernel drops it when its process ends, kill -9
+    included, so a crashed run never leaves a stale lock behind."""
     if fcntl is None:
         yield
         return
-    fd = os.open(run_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    fd = os.open(run_dir / LOCK_NAME, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            holder = _lock_holder(fd)
             raise GanzooError(
                 f"{run_dir} is being trained by another process"
-                f"{f' (pid {holder})' if holder.isdigit() else ''}; wait for it to finish or "
-                f"stop it (Ctrl-C saves a checkpoint), then 'ganzoo train --resume {run_dir}'"
+                f"{f' (pid {holder})' if holder else ''}; wait for it to finish or stop it "
+                f"(Ctrl-C saves a checkpoint), then 'ganzoo train --resume {run_dir}'"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield
     finally:
         os.close(fd)
