@@ -11,6 +11,7 @@ from torch import nn
 
 from ganzoo.hooks import hookimpl
 from ganzoo.nn import ClassProjection, ConditionalBatchNorm2d, dcgan_init
+from ganzoo.nn.conditional import require_labels
 from ganzoo.zoo.dcgan import (
     RESOLUTIONS,
     DCGANDiscriminatorConfig,
@@ -33,7 +34,12 @@ class CondDCGANGenerator(nn.Module):
         self.config = config
         n = _num_blocks(config.resolution, "DCGAN")
         width = [config.ngf * 2 ** (n - 1 - i) for i in range(n)]
-        self.convs = nn.ModuleList([nn.ConvTranspose2d(config.nz, width[0], 4, 1, 0, bias=False)])
+        # the label also enters with z (a learned embedding beside it): conditional BatchNorm
+        # alone starts class-blind (scale 1, shift 0) and takes thousands of steps to learn
+        self.embed = (nn.Embedding(config.num_classes, config.nz) if config.num_classes
+                      else None)
+        z_in = config.nz * (2 if self.embed is not None else 1)
+        self.convs = nn.ModuleList([nn.ConvTranspose2d(z_in, width[0], 4, 1, 0, bias=False)])
         self.convs.extend(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False)
                           for c_in, c_out in zip(width[:-1], width[1:]))
         self.norms = nn.ModuleList(ConditionalBatchNorm2d(c, config.num_classes) for c in width)
@@ -41,8 +47,10 @@ class CondDCGANGenerator(nn.Module):
         dcgan_init(self)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        h = z[:, :, None, None]
         labels = labels if self.config.num_classes else None
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(require_labels(labels, "CondDCGANGenerator"))], dim=1)
+        h = z[:, :, None, None]
         for conv, norm in zip(self.convs, self.norms):
             h = F.relu(norm(conv(h), labels))
         return torch.tanh(self.to_image(h))
@@ -71,8 +79,6 @@ class CondDCGANDiscriminator(nn.Module):
         dcgan_init(self)
         self.projection = (ClassProjection(config.num_classes, width[-1])
                            if config.num_classes else None)
-        if self.projection is not None:
-            nn.init.normal_(self.projection.embed.weight, 0.0, 0.02)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         h = self.features(x)
