@@ -171,8 +171,9 @@ def sample(
     z = torch.from_numpy(sample_latents(n, cfg.nz, seed)).to(dev)
     y = None if labels is None else torch.from_numpy(labels).to(dev)
     with torch.no_grad(), fast.autocast(dev):  # in batches: memory stays flat as -n grows
-        images = np.concatenate([G(z_part, None if y is None else y[i:i + 256]).float().cpu()
-                                 .numpy() for i, z_part in zip(range(0, n, 256), z.split(256))])
+        parts = [G(z[i:i + 256], None if y is None else y[i:i + 256]).float().cpu().numpy()
+                 for i in range(0, n, 256)]
+    images = np.concatenate(parts)
     save_grid(images, output, nrow)
     typer.echo(f"wrote {output} ({n} images, step {info['step']}, {fast.precision})")
 
@@ -393,8 +394,7 @@ def _print_table(rows: list[dict], kinds: list[str]) -> None:
     console = Console()
     for k in kinds:
         table = Table(title=PLURALS[k], title_justify="left", box=box.SIMPLE_HEAD,
-                      collapse_padding=True,
-                      pad_edge=False)
+                      collapse_padding=True, pad_edge=False)
         table.add_column("name", style="bold", no_wrap=True)
         if k == "recipe":
             table.add_column("px", justify="right", no_wrap=True)

@@ -1,4 +1,5 @@
-"""Differentiable augmentation of everything D sees (Zhao et al. 2020, DiffAugment).
+"""Differentiable augmentation of everything D sees (DiffAugment, Zhao et al. 2020,
+https://arxiv.org/abs/2006.10738).
 
 With 10k training images a discriminator soon memorises the real set and its feedback to G
 turns to noise. Augmenting *both* reals and fakes, in D's steps and in G's step, with
@@ -20,8 +21,6 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-
-PAPER = "https://arxiv.org/abs/2006.10738"
 
 
 def color(x: torch.Tensor) -> torch.Tensor:
