@@ -2,7 +2,9 @@
 
 The browser tests need Debian's ``chromium``, ``node``, and ``onnxruntime-web`` +
 ``playwright-core`` from npm in ``.ci-cache/web/node_modules`` (what ``.ci/run`` installs),
-``./node_modules`` or ``$GANZOO_WEB_NODE_MODULES``; they skip only when one is absent.
+``./node_modules`` or ``$GANZOO_WEB_NODE_MODULES``; they skip only when one is absent, and
+fail instead when ``GANZOO_REQUIRE_BROWSER=1`` (CI sets it, so they cannot skip there).
+Screenshots go to ``$GANZOO_TEST_ARTEFACTS`` when it is set.
 """
 
 from __future__ import annotations
@@ -46,10 +48,13 @@ def _node_modules() -> Path | None:
 NODE_MODULES = _node_modules()
 CHROMIUM = os.environ.get("GANZOO_CHROMIUM") or shutil.which("chromium")
 NODE = shutil.which("node")
+MISSING = [name for name, found in (("chromium", CHROMIUM), ("node", NODE),
+                                    ("onnxruntime-web + playwright-core", NODE_MODULES))
+           if not found]
+WHY = (f"missing {', '.join(MISSING)} (.ci/run installs chromium and node from Debian, the npm "
+       "packages into .ci-cache/web)")
 needs_browser = pytest.mark.skipif(
-    not (NODE_MODULES and CHROMIUM and NODE),
-    reason="needs chromium, node, and onnxruntime-web + playwright-core from npm (.ci/run "
-           "installs them into .ci-cache/web)")
+    bool(MISSING) and os.environ.get("GANZOO_REQUIRE_BROWSER") != "1", reason=WHY)
 
 
 # -- finding onnxruntime-web (no browser needed) ----------------------------------------------
@@ -158,9 +163,11 @@ def assert_close(got: np.ndarray, want: np.ndarray) -> None:
 @pytest.fixture(scope="module")
 def browser_run(tmp_path_factory):
     """Export two tiny DCGANs with --web, load their pages (and one without its model)."""
-    if not (NODE_MODULES and CHROMIUM and NODE):
-        pytest.skip("no browser tools")
+    if MISSING:  # only reached when GANZOO_REQUIRE_BROWSER=1
+        pytest.fail(f"GANZOO_REQUIRE_BROWSER=1, but the browser tests cannot run: {WHY}")
     tmp = tmp_path_factory.mktemp("web")
+    shots = Path(os.environ.get("GANZOO_TEST_ARTEFACTS") or tmp)
+    shots.mkdir(parents=True, exist_ok=True)
     dist = NODE_MODULES / "onnxruntime-web" / "dist"
     write_generator(tmp / "plain" / "generator.safetensors", "ganzoo:dcgan", 0, ngf=8)
     run_cli("export", str(tmp / "plain" / "generator.safetensors"), "--web",
@@ -174,18 +181,18 @@ def browser_run(tmp_path_factory):
     latents = [[3, 16, 0], [5, 7, 4294967295], [2, 100, 123456789]]
     with serve(tmp / "www") as url:
         pages = drive({"pages": [
-            {"url": f"{url}/plain/?n=16&seed=5", "screenshot": str(tmp / "plain.png"),
+            {"url": f"{url}/plain/?n=16&seed=5", "screenshot": str(shots / "web-plain.png"),
              "renders": [{"seed": 5, "seedB": 9, "mix": 0.5}, {"seed": 5, "mix": 1.0}],
-             "latents": latents},
+             "latents": latents, "controls": True},
             {"url": f"{url}/cond/?n=12&seed=3", "renders": [{"classIndex": 2}]},
-            {"url": f"{url}/nomodel/", "screenshot": str(tmp / "nomodel.png")},
+            {"url": f"{url}/nomodel/", "screenshot": str(shots / "web-nomodel.png")},
         ]}, tmp)
-    return tmp, pages, latents
+    return tmp, pages, latents, shots
 
 
 @needs_browser
 def test_page_draws_the_images_ganzoo_generate_draws(browser_run):
-    tmp, pages, _ = browser_run
+    tmp, pages, _, shots = browser_run
     page = pages[0]
     assert page["ready"]["ok"], page
     assert page["state"] == "ready" and page["canvases"] == 16
@@ -209,13 +216,27 @@ def test_page_draws_the_images_ganzoo_generate_draws(browser_run):
     assert np.abs(halfway.astype(int) - pixels).mean() > 5
     assert_close(page_pixels(page["grids"][2]), to_uint8(gen.generate(16, seed=9)))
 
-    shot = Image.open(tmp / "plain.png")
+    shot = Image.open(shots / "web-plain.png")
     assert shot.size[0] >= 400 and np.asarray(shot.convert("L")).std() > 20
 
 
 @needs_browser
+def test_page_controls_work_as_a_person_uses_them(browser_run):
+    tmp, pages, _, _ = browser_run
+    controls = pages[0]["controls"]
+    gen = Generator(tmp / "www" / "plain" / "generator.onnx", device="cpu", threads=1)
+    fresh = controls["newSamples"]
+    assert fresh["seed"] != 5 and f"seed {fresh['seed']} (" in fresh["status"]
+    assert_close(page_pixels(fresh["pixels"]), to_uint8(gen.generate(16, seed=fresh["seed"])))
+    halfway = controls["slider"]
+    assert f"seed {fresh['seed']} → seed 9 at 0.50" in halfway["status"]
+    z = slerp(sample_latents(16, 16, fresh["seed"]), sample_latents(16, 16, 9), 0.5)
+    assert_close(page_pixels(halfway["pixels"]), to_uint8(gen.run(z)))
+
+
+@needs_browser
 def test_page_latents_are_ganzoo_latents(browser_run):
-    _, pages, latents = browser_run
+    _, pages, latents, _ = browser_run
     for (n, nz, seed), values in zip(latents, pages[0]["latents"]):
         want = sample_latents(n, nz, seed).reshape(-1)
         assert np.array_equal(np.asarray(values, dtype=np.float32), want), (n, nz, seed)
@@ -223,7 +244,7 @@ def test_page_latents_are_ganzoo_latents(browser_run):
 
 @needs_browser
 def test_conditional_page_has_a_class_picker(browser_run):
-    tmp, pages, _ = browser_run
+    tmp, pages, _, _ = browser_run
     page = pages[1]
     assert page["ready"]["ok"], page
     gen = Generator(tmp / "www" / "cond" / "generator.onnx", device="cpu", threads=1)
@@ -237,7 +258,7 @@ def test_conditional_page_has_a_class_picker(browser_run):
 
 @needs_browser
 def test_page_without_its_model_says_so(browser_run):
-    _, pages, _ = browser_run
+    _, pages, _, _ = browser_run
     page = pages[2]
     assert not page["ready"]["ok"] and page["state"] == "error"
     assert page["statusVisible"] and page["canvases"] == 0

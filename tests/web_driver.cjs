@@ -3,14 +3,39 @@
 //   node web_driver.cjs JOB.json   (playwright-core found through NODE_PATH)
 //
 // JOB: {"chromium": path, "pages": [{"url", "screenshot"?, "renders": [settings, ...],
-// "latents"?: [[n, nz, seed], ...]}]}.
+// "latents"?: [[n, nz, seed], ...], "controls"?: true}]}.
 // Prints one JSON line: per page its state, backend, status text, console errors, and the
 // pixels of the first grid and of each render (window.ganzoo.pixels()), and latents drawn by
-// the page's sampler.
+// the page's sampler. With "controls", the page is also worked as a person would: a click on
+// "New samples", then the interpolation slider dragged to the middle.
 "use strict";
 
 const fs = require("fs");
 const { chromium } = require("playwright-core");
+
+// Wait until the page has finished a render whose status differs from ``before``.
+async function rendered(page, before) {
+  await page.waitForFunction((b) => document.body.dataset.state === "ready" &&
+    document.querySelector("#status").textContent !== b, before);
+  return {
+    seed: Number(await page.inputValue("#seed")),
+    status: await page.locator("#status").innerText(),
+    pixels: await page.evaluate(() => window.ganzoo.pixels()),
+  };
+}
+
+async function useControls(page) {
+  let before = await page.locator("#status").innerText();
+  await page.click("#new-samples");
+  const newSamples = await rendered(page, before);
+  before = newSamples.status;
+  await page.locator("#mix").evaluate((slider) => {
+    document.querySelector("#seed-b").value = "9";
+    slider.value = "500";
+    slider.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+  return { newSamples, slider: await rendered(page, before) };
+}
 
 async function visit(browser, job) {
   const page = await browser.newPage({ viewport: { width: 900, height: 800 } });
@@ -34,6 +59,7 @@ async function visit(browser, job) {
         return window.ganzoo.pixels();
       }, settings));
     }
+    if (job.controls) result.controls = await useControls(page);
   }
   result.state = await page.evaluate(() => document.body.dataset.state || "");
   result.status = await page.locator("#status").innerText();
