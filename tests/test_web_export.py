@@ -3,7 +3,7 @@
 The browser tests need Debian's ``chromium``, ``node``, and ``onnxruntime-web`` +
 ``playwright-core`` from npm in ``.ci-cache/web/node_modules`` (what ``.ci/run`` installs),
 ``./node_modules`` or ``$GANZOO_WEB_NODE_MODULES``; they skip only when one is absent, and
-fail instead when ``GANZOO_REQUIRE_BROWSER=1`` (CI sets it, so they cannot skip there).
+fail instead when ``GANZOO_NO_SKIP=1`` (CI sets it, so they cannot skip there).
 Screenshots go to ``$GANZOO_TEST_ARTEFACTS`` when it is set.
 """
 
@@ -54,7 +54,7 @@ MISSING = [name for name, found in (("chromium", CHROMIUM), ("node", NODE),
 WHY = (f"missing {', '.join(MISSING)} (.ci/run installs chromium and node from Debian, the npm "
        "packages into .ci-cache/web)")
 needs_browser = pytest.mark.skipif(
-    bool(MISSING) and os.environ.get("GANZOO_REQUIRE_BROWSER") != "1", reason=WHY)
+    bool(MISSING) and os.environ.get("GANZOO_NO_SKIP") != "1", reason=WHY)
 
 
 # -- finding onnxruntime-web (no browser needed) ----------------------------------------------
@@ -163,8 +163,8 @@ def assert_close(got: np.ndarray, want: np.ndarray) -> None:
 @pytest.fixture(scope="module")
 def browser_run(tmp_path_factory):
     """Export two tiny DCGANs with --web, load their pages (and one without its model)."""
-    if MISSING:  # only reached when GANZOO_REQUIRE_BROWSER=1
-        pytest.fail(f"GANZOO_REQUIRE_BROWSER=1, but the browser tests cannot run: {WHY}")
+    if MISSING:  # only reached when GANZOO_NO_SKIP=1
+        pytest.fail(f"GANZOO_NO_SKIP=1, but the browser tests cannot run: {WHY}")
     tmp = tmp_path_factory.mktemp("web")
     shots = Path(os.environ.get("GANZOO_TEST_ARTEFACTS") or tmp)
     shots.mkdir(parents=True, exist_ok=True)
