@@ -92,11 +92,18 @@ def test_gradient_penalty_is_taken_between_real_and_fake():
     norms = 1.5 * real.flatten(1).norm(dim=1)
     want = (norms - 1).square().mean().item()
     assert fn("gp")(D, real, real.clone(), None).item() == pytest.approx(want, rel=1e-5)
-    # interpolates lie on the segment: ‖∇‖ = a‖x̂‖ is at most a·max(‖real‖, ‖fake‖)
+    # x̂ = α·real + (1 - α)·fake with one α ~ U(0, 1) per sample (drawn first, so reseeding
+    # reproduces it): the penalty is E(a‖x̂‖ - 1)², at neither end of the segment
+    far = 100 * fake
     torch.manual_seed(0)
-    far = fn("gp")(D, real, 100 * fake, None).item()
-    bound = ((1.5 * 100 * fake.flatten(1).norm(dim=1).max()).item() + 1) ** 2
-    assert want < far <= bound
+    alpha = torch.rand(real.shape[0], 1, 1, 1)
+    mixed = alpha * real + (1 - alpha) * far
+    want = (1.5 * mixed.flatten(1).norm(dim=1) - 1).square().mean().item()
+    torch.manual_seed(0)
+    got = fn("gp")(D, real, far, None).item()
+    assert got == pytest.approx(want, rel=1e-5)
+    at_ends = [(1.5 * x.flatten(1).norm(dim=1) - 1).square().mean().item() for x in (real, far)]
+    assert all(abs(got - end) > 1e-3 * end for end in at_ends)
 
 
 def test_drift_is_the_mean_squared_real_score():

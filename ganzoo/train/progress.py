@@ -16,7 +16,7 @@ class Progress:
         self.enabled = enabled
         self.console = Console(stderr=True)
         self.live = enabled and self.console.is_terminal
-        self.last_line = time.monotonic()
+        self.started = self.last_line = time.monotonic()
         self._bar = None
         if self.live:
             self._bar = RichProgress(
@@ -42,8 +42,16 @@ class Progress:
         now = time.monotonic()
         if now - self.last_line >= 10 or step == self.total:
             self.last_line = now
-            print(f"step {step}/{self.total}  D {d:.3f}  G {g:.3f}  {img_s:.0f} img/s",
-                  file=sys.stderr, flush=True)
+            print(f"step {step}/{self.total}  D {d:.3f}  G {g:.3f}  {img_s:.0f} img/s  "
+                  f"ETA {self.eta(step, now)}", file=sys.stderr, flush=True)
+
+    def eta(self, step: int, now: float) -> str:
+        """Time left at the average pace since this process started, as H:MM:SS."""
+        done = step - self.start
+        if done <= 0:
+            return "-:--:--"
+        seconds = round((self.total - step) * (now - self.started) / done)
+        return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
     def close(self) -> None:
         if self._bar is not None:
