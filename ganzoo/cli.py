@@ -433,15 +433,18 @@ def plugins_list(
 
     from ganzoo.plugins import get_host
 
-    statuses = [s for s in get_host().statuses if all_ or not s.builtin]
+    host = get_host()
+    statuses = [s for s in host.statuses if all_ or not s.builtin]
     if as_json:
         typer.echo(json.dumps([asdict(s) for s in statuses], indent=2))
         return
-    if not statuses:
+    _print_plugins(statuses)
+    if not host.autoload:
+        typer.echo("plugin autoloading is off (GANZOO_DISABLE_PLUGIN_AUTOLOAD is set): installed "
+                   "plugins were not loaded; unset the variable to load them again")
+    elif not statuses:
         typer.echo("no third-party plugins installed (--all shows the built-in one; "
                    "'ganzoo plugins new NAME' starts one)")
-        return
-    _print_plugins(statuses)
 
 
 def _print_plugins(statuses: list) -> None:

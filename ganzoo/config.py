@@ -11,13 +11,13 @@ import dataclasses
 import difflib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
 
 import yaml
 
-from ganzoo.errors import GanzooError, UnknownComponentError
+from ganzoo.errors import AmbiguousNameError, GanzooError, UnknownComponentError
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -269,7 +269,8 @@ RECIPE_KEYS = ("description", "paper", "generator", "discriminator", "loss", "re
 
 def check_recipe_shape(spec: Any, where: str) -> TrainConfig:
     """The checks a recipe passes before any component is looked up: known top-level keys,
-    model sections that name an ``arch``, a valid ``train`` section (returned, typed)."""
+    model sections that name an ``arch``, a ``loss`` that is a name, a valid ``train``
+    section (returned, typed)."""
     if not isinstance(spec, dict):
         raise GanzooError(f"{where} must be a mapping, got {type(spec).__name__}")
     for key in spec:
@@ -284,17 +285,37 @@ def check_recipe_shape(spec: Any, where: str) -> TrainConfig:
         if not isinstance(spec[key], dict) or not isinstance(spec[key].get("arch"), str):
             raise GanzooError(f"{where}: {key} must be a mapping with 'arch' naming an "
                               "architecture (see 'ganzoo zoo list --kind architecture')")
+    if "loss" in spec and not isinstance(spec["loss"], str):
+        raise GanzooError(f"{where}: loss must be a name such as 'hinge', got {spec['loss']!r}")
     train = build_dataclass(TrainConfig, spec.get("train") or {}, f"{where}: train")
     train.validate(where)
     return train
 
 
-def resolve_spec(name: str, spec: dict[str, Any], registry: Any,
-                 source: str = "") -> ResolvedRecipe:
+def resolve_spec(name: str, spec: dict[str, Any], registry: Any, source: str = "", *,
+                 plugin: str | None = None,
+                 overridden: Collection[str] = ()) -> ResolvedRecipe:
     """Turn a recipe mapping into typed configs, looking each component up in ``registry``.
-    ``source`` (the file the recipe came from) is named in every error."""
+
+    ``source`` (the file the recipe came from) is named in every error. ``plugin`` is the
+    plugin the recipe comes from: a short name the recipe writes resolves in that plugin first
+    (see ``Registry.resolve``), so another plugin's ``dcgan`` cannot break it. Names under
+    ``overridden`` keys (``--set`` paths such as ``generator.arch`` or ``loss``) are the
+    user's and resolve strictly: an ambiguous one is an error.
+    """
     where = f"recipe '{name}'" + (f" (from {source})" if source else "")
     train = check_recipe_shape(spec, where)
+
+    def by_user(key: str) -> bool:
+        return any(key == path or key.startswith(path + ".") for path in overridden)
+
+    def lookup(kind: str, value: str, at: str, prefer: str | None, user: bool) -> Any:
+        if user:
+            return registry.resolve(kind, value)
+        try:
+            return registry.resolve(kind, value, prefer=prefer)
+        except AmbiguousNameError as exc:
+            raise AmbiguousNameError(f"{at}: {exc}") from None
 
     models = {}
     for side in ("generator", "discriminator"):
@@ -303,7 +324,8 @@ def resolve_spec(name: str, spec: dict[str, Any], registry: Any,
         if not isinstance(arch_name, str):
             raise GanzooError(f"{where}: {side}.arch must name an architecture "
                               "(see 'ganzoo zoo list --kind architecture')")
-        component = registry.resolve("architecture", arch_name)
+        component = lookup("architecture", arch_name, f"{where}: {side}.arch", plugin,
+                           by_user(f"{side}.arch"))
         cls = getattr(component.value, side)
         if cls is None:
             raise GanzooError(f"{where}: architecture '{component.full_name}' has no {side}")
@@ -311,12 +333,19 @@ def resolve_spec(name: str, spec: dict[str, Any], registry: Any,
                               forbidden=DERIVED_FIELDS)
         models[side] = (component.full_name, cfg)
 
-    loss = spec.get("loss", "bce-ns")
-    if not isinstance(loss, str):
-        raise GanzooError(f"{where}: loss must be a name such as 'hinge', got {loss!r}")
-    loss_component = registry.resolve("loss", loss)
+    if "loss" in spec:
+        loss_component = lookup("loss", spec["loss"], f"{where}: loss", plugin, by_user("loss"))
+    else:  # ganzoo's default, not a name the recipe wrote: ganzoo's (or its replacement)
+        loss_component = lookup("loss", "bce-ns", f"{where}: loss", "ganzoo", False)
     loss = loss_component.full_name
-    regs = _resolve_regularizers(where, loss_component, spec.get("regularizers"), registry)
+
+    def regularizer(value: str, at: str, companion: bool) -> Any:
+        if companion:  # named by the loss's plugin
+            return lookup("regularizer", value, at, loss_component.plugin, False)
+        return lookup("regularizer", value, at, plugin, by_user("regularizers"))
+
+    regs = _resolve_regularizers(where, loss_component, spec.get("regularizers"), registry,
+                                 regularizer)
 
     return ResolvedRecipe(
         name=name,
@@ -344,26 +373,36 @@ def _regularizer_spec(item: Any, where: str, registry: Any) -> RegularizerSpec:
     return reg
 
 
-def _resolve_regularizers(where: str, loss: Any, raw: Any,
-                          registry: Any) -> list[RegularizerSpec]:
+def _resolve_regularizers(where: str, loss: Any, raw: Any, registry: Any,
+                          lookup: Callable[[str, str, bool], Any]) -> list[RegularizerSpec]:
     """The loss's companion regularizers merged with the recipe's, every value filled in.
 
     A recipe entry naming a companion overrides the fields it sets (``weight: 0`` turns it
-    off); the result states exactly what the training core will run.
+    off); the result states exactly what the training core will run. ``lookup(name, at,
+    companion)`` finds a regularizer by name: a companion's in the loss's plugin first.
     """
+
+    def named(item: Any, at: str, companion: bool) -> Any:
+        """``item`` with its name made full (a malformed item is _regularizer_spec's to report)."""
+        name = item.get("name") if isinstance(item, Mapping) else item
+        if not isinstance(name, str):
+            return item
+        full = lookup(name, at, companion).full_name
+        return {**item, "name": full} if isinstance(item, Mapping) else full
+
     merged: dict[str, RegularizerSpec] = {}
     for i, item in enumerate(loss.value.regularizers):
         at = f"{where}: loss '{loss.full_name}' regularizers[{i}]"
         try:
-            reg = _regularizer_spec(dict(item) if isinstance(item, Mapping) else item, at,
-                                    registry)
+            reg = _regularizer_spec(named(item, at, True), at, registry)
         except UnknownComponentError as exc:
             raise GanzooError(f"{at}: {exc}; the plugin providing the loss needs it") from exc
         merged[reg.name] = reg
     raw = [] if raw is None else raw if isinstance(raw, list) else [raw]
     seen: set[str] = set()
     for i, item in enumerate(raw):
-        reg = _regularizer_spec(item, f"{where}: regularizers[{i}]", registry)
+        at = f"{where}: regularizers[{i}]"
+        reg = _regularizer_spec(named(item, at, False), at, registry)
         if reg.name in seen:
             raise GanzooError(f"{where}: regularizers lists '{reg.name}' twice; "
                               "give it once with its weight and interval")
@@ -399,7 +438,7 @@ def resolve_recipe(name: str, overrides: list[str] | None = None,
     registry = registry or get_registry()
     try:
         recipe = registry.resolve("recipe", name)
-        spec, full = dict(recipe.value.spec), recipe.name
+        spec, full, plugin = dict(recipe.value.spec), recipe.name, recipe.plugin
         source = getattr(recipe.value, "source", "")
     except UnknownComponentError:
         try:
@@ -413,6 +452,9 @@ def resolve_recipe(name: str, overrides: list[str] | None = None,
                 f"{', '.join(known)} (see 'ganzoo zoo list')"
             ) from None
         spec, full, source = bare_architecture_spec(arch.full_name), arch.name, ""
+        plugin = arch.plugin
     if overrides:  # an error may be the override's, not the file's: name the recipe only
-        return resolve_spec(full, apply_overrides(spec, overrides), registry)
-    return resolve_spec(full, spec, registry, source)
+        keys = [".".join(parse_override(text)[0]) for text in overrides]
+        return resolve_spec(full, apply_overrides(spec, overrides), registry, plugin=plugin,
+                            overridden=keys)
+    return resolve_spec(full, spec, registry, source, plugin=plugin)

@@ -32,11 +32,17 @@ from typing import Any
 import pluggy
 
 from ganzoo import hookspecs
-from ganzoo.config import DiscriminatorConfig, GeneratorConfig
-from ganzoo.errors import AmbiguousNameError, GanzooError, PluginAPIError
+from ganzoo.config import DiscriminatorConfig, GeneratorConfig, check_recipe_shape
+from ganzoo.errors import (
+    AmbiguousNameError,
+    GanzooError,
+    PluginAPIError,
+    UnknownComponentError,
+)
 from ganzoo.hooks import PLUGIN_API
 from ganzoo.registry import (
     KINDS,
+    PLURALS,
     Architecture,
     Component,
     Dataset,
@@ -106,6 +112,7 @@ class PluginHost:
     # share the one "ganzoo" status)
     owners: dict[str, PluginStatus] = field(default_factory=dict)
     commands_added: bool = False
+    autoload: bool = True  # False under GANZOO_DISABLE_PLUGIN_AUTOLOAD: entry points not read
 
 
 def _env_flag(name: str) -> bool:
@@ -153,6 +160,8 @@ def _make_register(kind: str, build: Callable[..., Any], out: list[Component],
                     f"plugin '{plugin}' registered recipe '{name}' with a "
                     f"{type(value).__name__}; a recipe is a mapping like a registry.yaml entry"
                 )
+            # what `ganzoo zoo list` reads from every recipe must be there before it is listed
+            check_recipe_shape(value, f"plugin '{plugin}' recipe '{name}'")
             fields = {
                 "spec": value,
                 "description": str(value.get("description", "")),
@@ -437,12 +446,59 @@ def load_plugins() -> PluginHost:
         builtin.hooks = sorted(set(builtin.hooks) | set(_implemented_hooks(pm, module)))
         _record(builtin, found)
 
-    if not _env_flag("GANZOO_DISABLE_PLUGIN_AUTOLOAD"):
+    host.autoload = not _env_flag("GANZOO_DISABLE_PLUGIN_AUTOLOAD")
+    if host.autoload:
         disabled = _disabled_names()
         for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             statuses.append(_load_entry_point(host, ep, disabled))
+        _fail_missing_replacements(host)
     _note_clashes(host)
     return host
+
+
+def _check_replaced_exist(host: PluginHost, status: PluginStatus) -> None:
+    """A GanzooError if one of ``status``'s ``replaces=`` names a component nobody provides.
+
+    A component of a plugin that is installed but disabled or failed is not missing: there is
+    just nothing to replace this time.
+    """
+    by_name = {s.name: s for s in host.statuses}
+    for key, target in status.replaces.items():
+        kind, full_name = key.split(" ", 1)
+        try:
+            host.registry.resolve(kind, target)
+            continue
+        except UnknownComponentError:
+            pass
+        owner = by_name.get(target.split(":")[0])
+        if owner is not None and owner.status != "loaded":
+            continue
+        others = [c for c in host.registry.components(kind) if c.plugin != status.name]
+        known = sorted(c.full_name for c in others)
+        same = [f"'{c.full_name}'" for c in others if c.name == target.split(":")[1]]
+        hint = f" (did you mean {' or '.join(same)}?)" if same else ""
+        raise GanzooError(f"{kind} '{full_name}' replaces '{target}', which no installed "
+                          f"plugin provides{hint}; known {PLURALS[kind]}: "
+                          f"{', '.join(known) or '(none)'}")
+
+
+def _fail_missing_replacements(host: PluginHost) -> None:
+    """Take out each plugin whose ``replaces=`` names a missing component.
+
+    Run once every plugin has registered, so a replacement of a plugin loaded later is found;
+    repeated, because taking one plugin out can leave another's replacement without a target.
+    """
+    failed = True
+    while failed:
+        failed = False
+        for name, status in list(host.owners.items()):
+            if status.builtin or status.status != "loaded":
+                continue
+            try:
+                _check_replaced_exist(host, status)
+            except GanzooError as exc:
+                _fail(host, host.pm.get_plugin(name), status, exc)
+                failed = True
 
 
 def _note_clashes(host: PluginHost) -> None:
@@ -584,12 +640,13 @@ def register_plugin(plugin: object, name: str, distribution: str = "(in-process)
     try:
         found = _collect(host.pm, plugin, name, distribution)
         _add_all(host.registry, found)
+        _record(status, found)
+        _check_replaced_exist(host, status)
     except Exception:
         host.pm.unregister(plugin)
         host.registry.remove_plugin(name)
         raise
     host.owners[f"inprocess:{name}"] = status
-    _record(status, found)
     host.statuses.append(status)
     _note_clashes(host)
     return status

@@ -3,6 +3,9 @@
 Every component has a full name ``plugin:name`` (``ganzoo:dcgan``). A short name works while
 exactly one plugin provides it; if two do, using it is an error naming both — unless one of
 them explicitly declared ``replaces=`` the other. Nothing is ever silently overridden.
+
+A short name written inside a recipe is read in the recipe's own plugin first (``prefer``), so
+installing a plugin with a ``dcgan`` of its own does not break ganzoo's ``dcgan-hinge``.
 """
 
 from __future__ import annotations
@@ -175,8 +178,13 @@ class Registry:
     def names(self, kind: str) -> list[str]:
         return sorted({c.name for c in self._items[kind].values()})
 
-    def resolve(self, kind: str, name: str) -> Component:
-        """The component a user's name means; a clear error when it means none or several."""
+    def resolve(self, kind: str, name: str, prefer: str | None = None) -> Component:
+        """The component a name means; a clear error when it means none or several.
+
+        Candidates another one explicitly replaces are dropped first. If several remain and
+        exactly one comes from the plugin ``prefer``, that one is meant: a recipe's short names
+        are read in its own plugin first. Names a user types are resolved without ``prefer``.
+        """
         table = self._items[kind]
         if ":" in name:
             if name in table:
@@ -185,6 +193,10 @@ class Registry:
         candidates = [c for c in table.values() if c.name == name]
         replaced = {c.replaces for c in candidates if c.replaces}
         candidates = [c for c in candidates if c.full_name not in replaced]
+        if len(candidates) > 1 and prefer is not None:
+            own = [c for c in candidates if c.plugin == prefer]
+            if len(own) == 1:
+                return own[0]
         if len(candidates) == 1:
             return candidates[0]
         if not candidates:

@@ -69,6 +69,8 @@ def test_bare_architecture_resolves_with_defaults():
     ({"discriminator": {"arch": "dcgan"}}, "needs a 'generator"),
     ({"generator": {"arch": "dcgan"}, "discriminator": {"arch": "dcgan"}, "train": {"batch": 0}},
      "train.batch must be at least 1"),
+    ({"generator": {"arch": "dcgan"}, "discriminator": {"arch": "dcgan"}, "loss": ["hinge"]},
+     r"recipe 'bad': loss must be a name such as 'hinge', got \['hinge'\]"),
 ])
 def test_malformed_recipe_entries(spec, message):
     with pytest.raises(GanzooError, match=message):
@@ -82,4 +84,7 @@ def test_registry_yaml_errors_name_the_file(tmp_path):
         read_recipes(bad)
     bad.write_text("dcgan: {generator: [\n")
     with pytest.raises(GanzooError, match="is not valid YAML"):
+        read_recipes(bad)
+    bad.write_text("dcgan: {generator: {arch: dcgan}, discriminator: {arch: dcgan}, loss: 3}\n")
+    with pytest.raises(GanzooError, match=r"registry.yaml: entry 'dcgan': loss must be a name"):
         read_recipes(bad)

@@ -80,6 +80,157 @@ def test_explicit_replacement_wins_the_short_name():
         plugins.unregister_plugin(plugin, "acme")
 
 
+def _loss(**fields) -> dict:
+    """A trivial loss's parts, for ``register(name, **_loss())``."""
+    return dict(d_loss=lambda r, f: f.mean(), g_loss=lambda f, r: -f.mean(), **fields)
+
+
+def _dcgan_recipe(**fields) -> dict:
+    return {"generator": {"arch": "dcgan"}, "discriminator": {"arch": "dcgan"}, **fields}
+
+
+def test_a_recipes_short_names_resolve_in_its_own_plugin_first():
+    def register_architectures(register):
+        register("dcgan", generator=DCGANGenerator, discriminator=DCGANDiscriminator)
+
+    def register_losses(register):
+        register("hinge", **_loss())
+
+    def register_recipes(register):
+        register("acme-tiny", _dcgan_recipe(loss="hinge"))
+
+    plugin = make_plugin(register_architectures=register_architectures,
+                         register_losses=register_losses, register_recipes=register_recipes)
+    plugins.register_plugin(plugin, "acme")
+    try:
+        builtin = resolve_recipe("dcgan-hinge")  # registry.yaml: arch dcgan, loss hinge
+        assert (builtin.generator_arch, builtin.discriminator_arch, builtin.loss) == (
+            "ganzoo:dcgan", "ganzoo:dcgan", "ganzoo:hinge")
+        own = resolve_recipe("acme-tiny")
+        assert (own.generator_arch, own.discriminator_arch, own.loss) == (
+            "acme:dcgan", "acme:dcgan", "acme:hinge")
+        assert resolve_recipe("ganzoo:dcgan").loss == "ganzoo:bce-ns"
+    finally:
+        plugins.unregister_plugin(plugin, "acme")
+
+
+@pytest.mark.parametrize("override", [
+    "generator.arch=dcgan", "discriminator.arch=dcgan", "generator={arch: dcgan}", "loss=hinge"])
+def test_a_short_name_the_user_writes_is_never_guessed(override):
+    def register_architectures(register):
+        register("dcgan", generator=DCGANGenerator, discriminator=DCGANDiscriminator)
+
+    def register_losses(register):
+        register("hinge", **_loss())
+
+    plugin = make_plugin(register_architectures=register_architectures,
+                         register_losses=register_losses)
+    plugins.register_plugin(plugin, "acme", distribution="ganzoo-acme")
+    try:
+        with pytest.raises(AmbiguousNameError, match=r"^the (architecture|loss) name '(dcgan|"
+                                                     r"hinge)' is provided by more than one "
+                                                     r"plugin: acme:\2 \(from ganzoo-acme\)"):
+            resolve_recipe("dcgan-hinge", [override])
+    finally:
+        plugins.unregister_plugin(plugin, "acme")
+
+
+def test_companion_regularizers_resolve_in_the_losss_plugin_first():
+    def register_losses(register):
+        register("acme-wgan", **_loss(regularizers=["gp"]))
+
+    def register_regularizers(register):
+        register("gp", fn=lambda D, real, fake, labels: real.sum() * 0, weight=2.0)
+
+    plugin = make_plugin(register_losses=register_losses,
+                         register_regularizers=register_regularizers)
+    plugins.register_plugin(plugin, "acme")
+    try:
+        ours = resolve_recipe("dcgan", ["loss=acme-wgan"]).regularizers
+        assert [(r.name, r.weight) for r in ours] == [("acme:gp", 2.0)]
+        builtin = resolve_recipe("dcgan-wgan-gp").regularizers  # ganzoo:wgan-gp brings gp
+        assert [r.name for r in builtin] == ["ganzoo:gp"]
+        with pytest.raises(AmbiguousNameError, match="the regularizer name 'gp'"):
+            resolve_recipe("dcgan", ["regularizers=[gp]"])
+    finally:
+        plugins.unregister_plugin(plugin, "acme")
+
+
+def test_an_ambiguity_inside_a_recipe_names_the_recipe():
+    def register_recipes(register):
+        register("uses-hinge", _dcgan_recipe(loss="hinge"))
+
+    def register_losses(register):
+        register("hinge", **_loss())
+
+    recipes = make_plugin(register_recipes=register_recipes)
+    losses = make_plugin(register_losses=register_losses)
+    plugins.register_plugin(recipes, "acme")
+    plugins.register_plugin(losses, "other", distribution="ganzoo-other")
+    try:
+        with pytest.raises(AmbiguousNameError, match=r"^recipe 'uses-hinge': loss: the loss name "
+                                                     r"'hinge' is provided by more than one "
+                                                     r"plugin: ganzoo:hinge \(from ganzoo\), "
+                                                     r"other:hinge \(from ganzoo-other\)"):
+            resolve_recipe("uses-hinge")
+    finally:
+        plugins.unregister_plugin(losses, "other")
+        plugins.unregister_plugin(recipes, "acme")
+
+
+def test_an_explicit_replacement_wins_over_the_recipes_own_plugin():
+    def register_losses(register):
+        register("bce-ns", **_loss(replaces="ganzoo:bce-ns"))
+
+    plugin = make_plugin(register_losses=register_losses)
+    plugins.register_plugin(plugin, "acme")
+    try:
+        assert resolve_recipe("dcgan").loss == "acme:bce-ns"  # registry.yaml says bce-ns
+        assert resolve_recipe("ganzoo:dcgan", ["loss=ganzoo:bce-ns"]).loss == "ganzoo:bce-ns"
+    finally:
+        plugins.unregister_plugin(plugin, "acme")
+
+
+@pytest.mark.parametrize(("recipe", "message"), [
+    ({"generator": "oops", "discriminator": {"arch": "dcgan"}, "train": "fast"},
+     "plugin 'acme' recipe 'bad': generator must be a mapping with 'arch'"),
+    (_dcgan_recipe(train="fast"), "plugin 'acme' recipe 'bad': train must be a mapping"),
+    (_dcgan_recipe(loss=3), "plugin 'acme' recipe 'bad': loss must be a name such as 'hinge', "
+                            "got 3"),
+    (_dcgan_recipe(trian={}), "has no key 'trian': did you mean 'train'"),
+])
+def test_a_malformed_recipe_is_rejected_when_registered(recipe, message):
+    def register_recipes(register):
+        register("good-one", _dcgan_recipe())
+        register("bad", recipe)
+
+    with pytest.raises(GanzooError, match=message):
+        plugins.register_plugin(make_plugin(register_recipes=register_recipes), "acme")
+    assert not {"good-one", "bad"} & set(plugins.get_registry().names("recipe"))
+
+
+@pytest.mark.parametrize(("kind_hook", "name", "replaces", "message"), [
+    ("register_architectures", "dcgan", "ganzo:dcgan",
+     r"architecture 'acme:dcgan' replaces 'ganzo:dcgan', which no installed plugin provides "
+     r"\(did you mean 'ganzoo:dcgan'\?\); known architectures: .*ganzoo:dcgan, "),
+    ("register_losses", "phantom", "ganzoo:phantom",
+     r"loss 'acme:phantom' replaces 'ganzoo:phantom', which no installed plugin provides; "
+     r"known losses: .*ganzoo:bce-ns, "),
+])
+def test_replacing_a_component_that_does_not_exist_is_rejected(kind_hook, name, replaces,
+                                                               message):
+    def hook(register):
+        if kind_hook == "register_architectures":
+            register(name, generator=DCGANGenerator, replaces=replaces)
+        else:
+            register(name, **_loss(replaces=replaces))
+
+    with pytest.raises(GanzooError, match=message):
+        plugins.register_plugin(make_plugin(**{kind_hook: hook}), "acme")
+    assert "acme" not in {c.plugin for kind in ("architecture", "loss")
+                          for c in plugins.get_registry().components(kind)}
+
+
 def test_misspelled_hook_is_rejected_with_a_suggestion():
     plugin = make_plugin(register_architecture=lambda register: None)
     with pytest.raises(GanzooError, match="did you mean 'register_architectures'"):
@@ -139,3 +290,30 @@ def test_broken_entry_point_is_recorded_and_the_rest_loads(tmp_path):
 
     raised = run_cli("plugins", "list", env={**env, "GANZOO_PLUGIN_ERRORS": "raise"}, check=False)
     assert raised.returncode != 0 and "Traceback" in raised.stderr
+
+
+def test_a_replacement_is_checked_once_every_plugin_has_loaded(tmp_path):
+    # 'alpha' loads before 'zeta', whose loss it replaces
+    _write_dist(tmp_path, "ganzoo-zeta", "ganzoo_zeta", """
+        import ganzoo
+
+        @ganzoo.hookimpl
+        def register_losses(register):
+            register("gap", d_loss=lambda r, f: f.mean(), g_loss=lambda f, r: -f.mean())
+    """)
+    _write_dist(tmp_path, "ganzoo-alpha", "ganzoo_alpha", """
+        import ganzoo
+
+        @ganzoo.hookimpl
+        def register_losses(register):
+            register("gap", d_loss=lambda r, f: f.mean(), g_loss=lambda f, r: -f.mean(),
+                     replaces="zeta:gap")
+    """)
+    env = {"PYTHONPATH": str(tmp_path)}
+    both = {s["name"]: s for s in json.loads(run_cli("plugins", "list", "--json", env=env).stdout)}
+    assert both["alpha"]["status"] == "loaded"
+    assert both["alpha"]["replaces"] == {"loss alpha:gap": "zeta:gap"}
+    # zeta turned off: nothing to replace this time, which is not alpha's mistake
+    off = run_cli("plugins", "list", "--json", env={**env, "GANZOO_DISABLE_PLUGINS": "zeta"})
+    assert {s["name"]: s["status"] for s in json.loads(off.stdout)}["alpha"] == "loaded"
+    assert "failed" not in off.stderr
