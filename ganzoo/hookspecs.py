@@ -184,9 +184,12 @@ def register_recipes(register):
     :param register: ``register(name, recipe)`` where ``recipe`` is a mapping shaped like an
         entry of ``registry.yaml``: ``description``, ``paper``, ``generator: {arch, ...}``,
         ``discriminator: {arch, ...}``, ``loss``, ``regularizers``, ``train: {...}``.
-        Recipes are validated when used, with the recipe's name in every error. Name
-        components by full name (``acme:acme-gan``) so the recipe keeps working when another
-        plugin provides the same short name.
+        The recipe's shape (known keys, model sections naming an ``arch``, a valid
+        ``train`` section, ``loss`` a name) is checked when it is registered; the components
+        it names are looked up when it is used, with the recipe's name in every error. A
+        short name in a recipe means the recipe's own plugin's component first, so it keeps
+        working when another plugin provides the same short name; a full name
+        (``ganzoo:hinge``) names another plugin's.
         ``register(name, recipe, source=PATH)`` adds the file it came from to those errors;
         ``ganzoo.zoo.recipes.register_recipe_file(register, path)`` reads and registers a
         whole ``registry.yaml``-style file that way.
