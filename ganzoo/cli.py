@@ -503,8 +503,31 @@ def _add_plugin_commands(args: list[str] | tuple[str, ...] = ()) -> None:
     add_commands(app)
 
 
+def _plugin_frame(exc: BaseException) -> traceback.FrameSummary | None:
+    """The innermost frame of an installed third-party plugin's code that ``exc`` passed
+    through (whatever it called: torch, or ganzoo's own layers), or None when it never left
+    ganzoo and its libraries: then it is a bug in ganzoo."""
+    from importlib import metadata
+
+    own = Path(__file__).resolve().parent
+    roots = []
+    for ep in metadata.entry_points(group="ganzoo"):
+        module = sys.modules.get(ep.module.partition(".")[0])  # not imported: cannot have raised
+        if getattr(module, "__file__", None):
+            path = Path(module.__file__).resolve()
+            root = path.parent if path.name == "__init__.py" else path
+            if not root.is_relative_to(own):
+                roots.append(root)
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        path = Path(frame.filename).resolve()
+        if any(path.is_relative_to(root) for root in roots):
+            return frame
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; a GanzooError becomes one line on stderr and exit status 2."""
+    """Run the CLI; a GanzooError becomes one line on stderr and exit status 2, and so does an
+    exception raised in a third-party plugin's code (a bug in ganzoo keeps its traceback)."""
     args = sys.argv[1:] if argv is None else argv
     if "--debug" in args:
         _state["debug"] = True
@@ -515,4 +538,15 @@ def main(argv: list[str] | None = None) -> None:
         if _state["debug"]:
             traceback.print_exc()
         typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except Exception as exc:
+        frame = _plugin_frame(exc)
+        if frame is None:
+            raise
+        if _state["debug"]:
+            traceback.print_exc()
+        message = (str(exc).strip().splitlines() or [""])[0]
+        more = "" if _state["debug"] else "; run with --debug for the traceback"
+        typer.echo(f"error: plugin code failed: {type(exc).__name__}: {message} (in "
+                   f"{frame.filename}:{frame.lineno}){more}", err=True)
         sys.exit(2)

@@ -44,6 +44,21 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def open_temp(path: Path) -> tuple[Path, int]:
+    """Create ``path``'s temporary file (:func:`temp_path_for`) for writing, exclusively and
+    never through a symbolic link: its path and an open file descriptor."""
+    tmp = temp_path_for(path)
+    tmp.unlink(missing_ok=True)  # a leftover of an earlier process with our pid, or a link
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    return tmp, os.open(tmp, flags, 0o644)
+
+
+def write_fd(fd: int, chunks: Iterable[bytes | memoryview]) -> None:
+    """Write every chunk to ``fd`` and fsync it (the descriptor stays open)."""
+    _write_all(fd, chunks)
+    os.fsync(fd)
+
+
 def atomic_write(path: Path, chunks: Iterable[bytes | memoryview] | bytes) -> None:
     """Write ``chunks`` to ``path`` so that readers see the old file or the whole new one.
 
@@ -54,14 +69,10 @@ def atomic_write(path: Path, chunks: Iterable[bytes | memoryview] | bytes) -> No
         chunks = [chunks]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path_for(path)
-    tmp.unlink(missing_ok=True)  # a leftover of an earlier process with our pid, or a link
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(tmp, flags, 0o644)
+    tmp, fd = open_temp(path)
     try:
         try:
-            _write_all(fd, chunks)
-            os.fsync(fd)
+            write_fd(fd, chunks)
         finally:
             os.close(fd)
         os.replace(tmp, path)

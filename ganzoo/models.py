@@ -7,11 +7,52 @@ from typing import Any
 
 from torch import nn
 
-from ganzoo.config import DiscriminatorConfig, GeneratorConfig, ResolvedRecipe, build_dataclass
+from ganzoo.config import (
+    DERIVED_FIELDS,
+    DiscriminatorConfig,
+    GeneratorConfig,
+    ResolvedRecipe,
+    build_dataclass,
+)
 from ganzoo.errors import GanzooError
+
+# Widths and latent sizes are checked before a model is built, so that a typo or an edited
+# file is one clear error instead of a traceback from deep inside torch, or an attempt to
+# allocate terabytes. The rule goes by field name, in every architecture's config (plugins'
+# too): far above any real GAN (StyleGAN's widths are 512), far below what breaks memory.
+MAX_SIZE = 65536
+SIZE_FIELDS = {"nz": 1, "ngf": 1, "ndf": 1, "channels": 1, "num_classes": 0}  # -> the minimum
+
+
+def check_sizes(side: str, config: Any, arch: str, fix: str | None = None) -> None:
+    """Refuse a size-like int field (:data:`SIZE_FIELDS`) outside [minimum, MAX_SIZE];
+    ``fix`` says how to correct it where the config came from a file."""
+    if not dataclasses.is_dataclass(config):
+        return
+    for f in dataclasses.fields(config):
+        low, value = SIZE_FIELDS.get(f.name), getattr(config, f.name)
+        if low is None or not isinstance(value, int) or isinstance(value, bool):
+            continue
+        if low <= value <= MAX_SIZE:
+            continue
+        if fix is None and f.name in DERIVED_FIELDS:
+            fix = "it is set from the data, so the config it came from was edited or damaged"
+        elif fix is None:
+            default = f" (the default is {f.default})" if isinstance(f.default, int) else ""
+            fix = f"set a sensible size with --set {side}.{f.name}=N{default}"
+        raise GanzooError(f"{side}.{f.name} must be between {low} and {MAX_SIZE}, got {value} "
+                          f"(architecture '{arch}'); {fix}")
+
+
+def _describe(config: Any) -> str:
+    if dataclasses.is_dataclass(config):
+        return ", ".join(f"{k}={v!r}" for k, v in dataclasses.asdict(config).items())
+    return repr(config)
 
 
 def _build(side: str, arch: str, config: Any, registry: Any) -> nn.Module:
+    """``side`` of ``arch`` built from ``config``: sizes are checked first, and anything the
+    model's constructor raises becomes a GanzooError naming the architecture and config."""
     if registry is None:
         from ganzoo.plugins import get_registry
 
@@ -22,7 +63,18 @@ def _build(side: str, arch: str, config: Any, registry: Any) -> nn.Module:
         raise GanzooError(f"architecture '{component.full_name}' has no {side}")
     if isinstance(config, dict):
         config = build_dataclass(cls.config_class, config, f"{component.full_name} {side}")
-    return cls(config)
+    check_sizes(side, config, component.full_name)
+    try:
+        return cls(config)
+    except GanzooError:
+        raise
+    except Exception as exc:  # the constructor is a plugin's, or torch refusing the sizes
+        detail = (str(exc).strip().splitlines() or [""])[0][:300]
+        raise GanzooError(
+            f"cannot build the {side} of architecture '{component.full_name}' from the config "
+            f"{_describe(config)}: {type(exc).__name__}: {detail}; check the {side}.* values "
+            f"(--set {side}.KEY=VALUE, or the config or file they came from)"
+        ) from exc
 
 
 def create_generator(arch: str, config: GeneratorConfig | dict[str, Any] | None = None,
@@ -76,7 +128,12 @@ def recipe_from_config(config: dict[str, Any], registry: Any = None) -> Resolved
     spec = {k: v for k, v in config["recipe"].items() if k != "name"}
     recipe = resolve_spec(config["recipe"].get("name", "run"), spec, registry or get_registry())
     data = config.get("data", {})
-    return with_data_shape(recipe, int(data.get("channels", 1)), int(data.get("num_classes", 0)))
+    recipe = with_data_shape(recipe, int(data.get("channels", 1)),
+                             int(data.get("num_classes", 0)))
+    fix = "the run's config.json holds it: undo the edit"
+    check_sizes("generator", recipe.generator, recipe.generator_arch, fix)
+    check_sizes("discriminator", recipe.discriminator, recipe.discriminator_arch, fix)
+    return recipe
 
 
 def load_generator(run_dir: Any, checkpoint: Any = None, registry: Any = None,
@@ -136,7 +193,15 @@ def load_generator_file(path: Any, registry: Any = None,
     if cls is None:
         raise GanzooError(f"{path}: architecture '{component.full_name}' has no generator")
     config = build_dataclass(cls.config_class, meta["config"], f"{path}: generator config")
-    G = create_generator(component.full_name, config, registry)
+    check_sizes("generator", config, component.full_name,
+                f"{path}: its metadata was edited or damaged; export it again with "
+                "'ganzoo export RUN'")
+    try:
+        G = create_generator(component.full_name, config, registry)
+    except GanzooError as exc:
+        raise GanzooError(f"{path}: the generator its metadata describes cannot be built "
+                          f"({exc}); the file was edited or damaged: export it again with "
+                          "'ganzoo export RUN'") from exc
     ckpt.module_from_tensors("G", G, {f"G.{k}": v for k, v in tensors.items()}, str(path))
     info = {"checkpoint": path, "step": meta["step"], "arch": component.full_name,
             "generator_config": config, "recipe_name": meta["recipe"], "file_metadata": meta}

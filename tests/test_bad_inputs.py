@@ -9,6 +9,7 @@ broken plugin, a truncated newest checkpoint) must train and warn.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -52,6 +53,33 @@ def write_plugin(site: Path, module: str, source: str, files: dict[str, str] | N
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: ganzoo-acme\nVersion: 0.3\n")
     (info / "entry_points.txt").write_text(f"[ganzoo]\nacme = {module}\n")
+
+
+CRASH_PLUGIN = """
+    import ganzoo
+    from ganzoo.zoo.dcgan import DCGANDiscriminator, DCGANGenerator
+
+    class BoomGenerator(DCGANGenerator):
+        def __init__(self, config):
+            raise ValueError("acme cannot build this")
+
+    class CrashingDiscriminator(DCGANDiscriminator):
+        def forward(self, x, labels=None):
+            raise RuntimeError("acme forward exploded")
+
+    @ganzoo.hookimpl
+    def register_architectures(register):
+        register("boom", generator=BoomGenerator, discriminator=DCGANDiscriminator)
+        register("crashing", generator=DCGANGenerator, discriminator=CrashingDiscriminator)
+"""
+
+
+def _crash_plugin(tmp: Path) -> Path:
+    """An installed plugin with a model whose constructor raises and one whose forward does."""
+    site = tmp / "site-crash"
+    if not site.exists():
+        write_plugin(site, "ganzoo_acme_crash", CRASH_PLUGIN)
+    return site
 
 
 RECIPE_FILE_PLUGIN = """
@@ -156,6 +184,49 @@ def _(tmp, base):
     return Call(["train", "--set", "train.resolution=48"]), None
 
 
+@row("model-width-zero", "generator.ngf must be between 1 and 65536, got 0",
+     "--set generator.ngf=N (the default is 64)")
+def _(tmp, base):
+    return Call(["train", "--out", str(tmp / "width-zero"), *TINY,
+                 "--set", "generator.ngf=0"]), None
+
+
+@row("model-size-huge", "generator.nz must be between 1 and 65536, got 1099511627776")
+def _(tmp, base):
+    return Call(["train", "--out", str(tmp / "size-huge"), *TINY,
+                 "--set", "generator.nz=1099511627776"]), None
+
+
+@row("generator-file-huge-nz", "generator.safetensors: its metadata was edited or damaged",
+     "generator.nz must be between 1 and 65536, got 1099511627776", "ganzoo export RUN")
+def _(tmp, base):
+    from ganzoo.export.safetensors import generator_bytes
+    from ganzoo.models import load_generator
+
+    G, info = load_generator(base)
+    config = {**dataclasses.asdict(info["generator_config"]), "nz": 1 << 40}
+    folder = tmp / "huge-file"
+    folder.mkdir()
+    (folder / "generator.safetensors").write_bytes(
+        generator_bytes(G, info["arch"], config, info["step"], info["recipe_name"]))
+    return Call(["sample", str(folder / "generator.safetensors"), "-o",
+                 str(tmp / "huge.png")]), folder
+
+
+@row("plugin-model-cannot-be-built", "cannot build the generator of architecture 'acme:boom'",
+     "ValueError: acme cannot build this", "check the generator.* values")
+def _(tmp, base):
+    return Call(["train", "--arch", "boom", "--out", str(tmp / "boom-run"), *TINY],
+                env={"PYTHONPATH": _pythonpath(_crash_plugin(tmp))}), None
+
+
+@row("plugin-model-raises-in-training", "plugin code failed: RuntimeError: acme forward "
+     "exploded (in ", "ganzoo_acme_crash.py:", "run with --debug for the traceback")
+def _(tmp, base):
+    return Call(["train", "--arch", "crashing", "--out", str(tmp / "crash-run"), *TINY],
+                env={"PYTHONPATH": _pythonpath(_crash_plugin(tmp))}), None
+
+
 @row("set-without-value", "write KEY=VALUE")
 def _(tmp, base):
     return Call(["train", "--set", "train.lr"]), None
@@ -255,6 +326,14 @@ def _(tmp, base):
 def _(tmp, base):
     run = _copy_run(base, tmp, "missing-plugin")
     _set_config(run, lambda c: c["recipe"]["generator"].update(arch="acme:gan"))
+    return Call(["train", "--resume", str(run)]), run
+
+
+@row("resume-config-bad-size", "config.json does not match this ganzoo",
+     "generator.ngf must be between 1 and 65536, got -3", "undo the edit")
+def _(tmp, base):
+    run = _copy_run(base, tmp, "bad-size")
+    _set_config(run, lambda c: c["recipe"]["generator"].update(ngf=-3))
     return Call(["train", "--resume", str(run)]), run
 
 
@@ -428,7 +507,18 @@ def _check_broken_plugin(c):
     assert ckpt.list_checkpoints(c["tmp"] / "broken-plugin-run")[-1][0] == 1
 
 
-CHECKS = {"mixed-image-folder": _check_mixed, "truncated-newest-checkpoint": _check_truncated,
+def _nothing_left(name: str):
+    """A run that failed before training leaves no folder: the same --out works again."""
+    def check(c):
+        assert not (c["tmp"] / name).exists(), sorted((c["tmp"] / name).iterdir())
+    return check
+
+
+CHECKS = {"model-width-zero": _nothing_left("width-zero"),
+          "model-size-huge": _nothing_left("size-huge"),
+          "plugin-model-cannot-be-built": _nothing_left("boom-run"),
+          "plugin-model-raises-in-training": _nothing_left("crash-run"),
+          "mixed-image-folder": _check_mixed, "truncated-newest-checkpoint": _check_truncated,
           "metrics-file-is-a-symlink": _check_symlink, "learning-rate-diverges": _check_diverged,
           "broken-plugin": _check_broken_plugin, "plugin-name-with-a-path": _check_plugin_name}
 
@@ -446,3 +536,56 @@ def test_the_catalogue_in_the_docs_names_real_tests():
     for module, function in named:
         assert callable(getattr(importlib.import_module(f"tests.{module}"), function, None)), (
             f"docs/bad-inputs.md names tests/{module}.py::{function}, which does not exist")
+
+
+# -- failures while starting a run ---------------------------------------------------------------
+
+SMALL = ["generator.ngf=8", "discriminator.ndf=8", "train.batch=16"]
+
+
+def test_a_run_that_fails_to_start_takes_back_only_what_it_wrote(tmp_path, one_thread):
+    """A model that cannot be built fails after config.json was written: a run folder the
+    command created is removed, a folder that was there keeps its own files, and the same
+    --out then trains."""
+    import types
+
+    import ganzoo
+    from ganzoo import plugins
+    from ganzoo.errors import GanzooError
+    from ganzoo.zoo.dcgan import DCGANDiscriminator, DCGANGenerator
+
+    class Boom(DCGANGenerator):
+        def __init__(self, config):
+            raise MemoryError("no room for that")
+
+    def register_architectures(register):
+        register("boom", generator=Boom, discriminator=DCGANDiscriminator)
+
+    plugin = types.SimpleNamespace(register_architectures=ganzoo.hookimpl(register_architectures))
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep\n")
+    plugins.register_plugin(plugin, "boomer")
+    try:
+        for out in (tmp_path / "new" / "run", mine):
+            with pytest.raises(GanzooError, match=r"cannot build the generator of architecture "
+                                                  r"'boomer:boom' from the config nz=100, .*ngf=8"
+                                                  r".*MemoryError: no room for that"):
+                start_run("boom", SMALL, None, out, tmp_path, "cpu", quiet=True)
+    finally:
+        plugins.unregister_plugin(plugin, "boomer")
+    assert not (tmp_path / "new" / "run").exists()
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+    run = start_run("dcgan", [*SMALL, "train.steps=1"], None, mine, tmp_path, "cpu", quiet=True)
+    assert [s for s, _ in ckpt.list_checkpoints(run)] == [1]
+    assert (mine / "notes.txt").read_text() == "keep\n"
+
+
+def test_an_exception_in_ganzoo_itself_keeps_its_traceback(monkeypatch):
+    """Only a plugin's code failing is shortened to one line: a bug in ganzoo propagates
+    (the interpreter prints its traceback and exits 1)."""
+    from ganzoo import cli
+
+    monkeypatch.setattr("ganzoo.train.launch.load_data", None)  # a bug inside start_run
+    with pytest.raises(TypeError, match="'NoneType' object is not callable"):
+        cli.main(["train", "--steps", "1", "-q"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import json
 import os
@@ -83,10 +84,11 @@ def wait_for_temp_file(folder: Path, seconds: float) -> bool:
 
 
 def test_kill_9_at_random_moments_then_resume_to_the_end(tmp_path):
-    """Three SIGKILLs of a run that checkpoints every 2 steps, at random moments and once
-    aimed at a checkpoint write: every checkpoint on disk stays readable, at most one interval
-    is lost, config.json never changes, and the last resume reaches its target with a clean
-    history and no leftover temporary file."""
+    """SIGKILLs of a run that checkpoints every 2 steps, at random moments and once aimed at
+    a checkpoint write (landing while its temporary file exists, which writing in place would
+    never make): every checkpoint on disk stays readable, at most one interval is lost,
+    config.json never changes, and the last resume reaches its target with a clean history
+    and no leftover temporary file."""
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
     run, err = tmp_path / "run", tmp_path / "stderr.txt"
@@ -95,19 +97,28 @@ def test_kill_9_at_random_moments_then_resume_to_the_end(tmp_path):
              "--set", "train.keep_checkpoints=2"]
     config = None
     resumed_from = 0
-    for kill in range(3):
+    plan = ["random", "aimed", "random"]
+    landed = False
+    for kill, how in enumerate(plan):
         args = first if kill == 0 else ["train", "--resume", str(run), "--steps", "100000", "-q"]
         proc = start(args, err)
         try:
             wait_for_step(proc, run, resumed_from + 1, err)
-            if kill == 1:  # aim at a checkpoint being written: kill on seeing its temp file
-                wait_for_temp_file(run / "checkpoints", seconds=5.0)
+            if how == "aimed":  # kill on seeing a checkpoint's temporary file
+                assert wait_for_temp_file(run / "checkpoints", seconds=30.0), (
+                    f"no checkpoint was ever staged in a temporary file:\n{err.read_text()}")
             else:
                 time.sleep(rng.uniform(0.0, 1.0))
         finally:
             proc.kill()
             proc.wait()
         why = f"kill {kill + 1} (seed {seed}):\n{err.read_text()}"
+        if how == "aimed":
+            staged = [p for p in (run / "checkpoints").iterdir()
+                      if ckpt.STALE_TEMP.match(p.name)]
+            landed = landed or bool(staged)
+            if not staged and plan.count("aimed") < 4:
+                plan.append("aimed")  # the write finished between the look and the kill
         config = config or (run / "config.json").read_bytes()
         assert (run / "config.json").read_bytes() == config, why
         saved = [step for step, path in ckpt.list_checkpoints(run)]
@@ -115,6 +126,7 @@ def test_kill_9_at_random_moments_then_resume_to_the_end(tmp_path):
             ckpt.read_checkpoint(path)  # whole and verified, whatever the moment
         resumed_from = saved[-1] if saved else 0
         assert metric_steps(run)[-1] - resumed_from <= 2, why
+    assert landed, f"no aimed kill landed during a checkpoint write (seed {seed})"
 
     target = metric_steps(run)[-1] + 3
     run_cli("train", "--resume", str(run), "--steps", str(target), "-q", env=ENV)
@@ -248,6 +260,7 @@ def test_disk_full_outside_checkpoints_is_a_clear_error(tmp_path, monkeypatch, o
                                           r"continue with 'ganzoo train --resume"):
         start_run("dcgan", ["generator.ngf=8", "discriminator.ndf=8", "train.batch=16",
                             "train.steps=2"], None, tmp_path / "run", tmp_path, "cpu", quiet=True)
+    assert (tmp_path / "run" / "config.json").is_file()  # kept: the error says to resume it
 
 
 def test_a_damaged_checkpoint_fails_its_digest_and_resume_falls_back(tmp_path, tiny, one_thread):
@@ -285,6 +298,14 @@ def test_old_checkpoints_are_pruned_only_after_the_new_one_reads_back(tmp_path, 
     ckpt.save_checkpoint(run, 4, *trainer.state(), keep=1)
     assert [s for s, _ in ckpt.list_checkpoints(run)] == [4]
     assert not stale.exists()
+
+
+def test_exactly_keep_checkpoints_are_kept(tmp_path, tiny, one_thread):
+    recipe, data = tiny
+    recipe = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train,
+                                                                   keep_checkpoints=3))
+    train(recipe, data, tmp_path / "run", CPU, steps=10, show_progress=False)
+    assert [s for s, _ in ckpt.list_checkpoints(tmp_path / "run")] == [6, 8, 10]
 
 
 def test_resume_before_the_first_checkpoint_starts_from_step_0(tmp_path, tiny, one_thread,

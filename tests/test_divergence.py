@@ -79,3 +79,39 @@ def test_a_checkpoint_with_non_finite_weights_is_never_written(tmp_path):
                                        r"written \(the last good one is .*step-0000002"):
         trainer.save_checkpoint()
     assert [s for s, _ in ckpt.list_checkpoints(tmp_path / "run")] == [2]
+
+
+def test_best_checkpoint_is_never_written_with_non_finite_weights_or_score(tmp_path,
+                                                                          monkeypatch):
+    """``--eval-every`` keeps checkpoints/best.safetensors: a NaN score never becomes the
+    best, and NaN weights are refused like a step checkpoint's, leaving the good best as it
+    was."""
+    from ganzoo.data import ImageData
+    from ganzoo.metrics import evaluate
+
+    monkeypatch.setenv("GANZOO_CACHE_DIR", str(tmp_path / "cache"))
+    recipe, data = tiny("train.checkpoint_every=2")
+    trainer = train(recipe, data, tmp_path / "run", CPU, steps=2, show_progress=False)
+    reference = ImageData(data.images[:200], data.labels[:200], data.class_names,
+                          source="fashion-mnist[:200]")
+    evaluator = evaluate.TrainingEvaluator(reference, n=50, metrics=("fd",))
+    best = tmp_path / "run" / "checkpoints" / evaluate.BEST_CHECKPOINT
+
+    with monkeypatch.context() as m:
+        m.setattr(evaluate, "frechet_distance", lambda *args: float("nan"))
+        evaluator(trainer)
+    assert not best.exists() and evaluator.best is None
+
+    evaluator(trainer)
+    assert ckpt.read_checkpoint(best)[1]["step"] == "2"
+    good = best.read_bytes()
+
+    with torch.no_grad():
+        next(trainer.G_ema.parameters()).view(-1)[0] = float("nan")
+    with monkeypatch.context() as m:
+        m.setattr(evaluate, "frechet_distance", lambda *args: 0.0)  # the best score yet
+        with pytest.raises(Diverged, match=r"by step 2: G_ema\.\S+ holds NaN/Inf, so \S+"
+                                           r"best\.safetensors was not written \(the last good "
+                                           r"checkpoint is .*step-0000002"):
+            evaluator(trainer)
+    assert best.read_bytes() == good

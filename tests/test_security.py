@@ -196,6 +196,22 @@ def test_a_planted_link_at_the_temp_path_is_not_followed(tmp_path):
     assert json.loads(target.read_text()) == {"a": 1}
 
 
+def test_an_export_does_not_follow_a_link_planted_at_its_temp_paths(tmp_path):
+    from ganzoo.export.bundle import _write_together
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep me\n")
+    out = tmp_path / "export"
+    out.mkdir()
+    files = {out / "generator.safetensors": b"weights", out / "generator.onnx": b"graph"}
+    for path in files:
+        fileio.temp_path_for(path).symlink_to(outside)
+    _write_together(files)
+    assert outside.read_text() == "keep me\n"
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == {
+        "generator.safetensors": b"weights", "generator.onnx": b"graph"}  # no temp file left
+
+
 # -- images ------------------------------------------------------------------------------------
 
 
@@ -261,6 +277,9 @@ HOSTILE_CONFIGS = {  # what -> the file's text, or an edit of the good config
     "generator not a mapping": lambda c: c["recipe"].update(generator="dcgan"),
     "regularizer junk": lambda c: c["recipe"].update(regularizers=[{"name": 5}]),
     "unknown loss": lambda c: c["recipe"].update(loss="acme:nosuch"),
+    "a huge nz": lambda c: c["recipe"]["generator"].update(nz=1 << 40),
+    "a negative width": lambda c: c["recipe"]["discriminator"].update(ndf=-3),
+    "zero channels": lambda c: c["data"].update(channels=0),
 }
 
 

@@ -21,6 +21,7 @@ from ganzoo.export import onnx as onnx_export
 from ganzoo.export.metadata import LAYOUTS, GeneratorMetadata
 from ganzoo.export.parity import ParityReport, check_parity, default_tolerance
 from ganzoo.export.safetensors import generator_bytes
+from ganzoo.fileio import fsync_dir, open_temp, write_fd
 from ganzoo.latents import LATENT_SAMPLER
 
 SAFETENSORS_NAME = "generator.safetensors"
@@ -134,17 +135,18 @@ def _doc(meta: GeneratorMetadata) -> str:
 
 
 def _write_together(files: dict[Path, bytes]) -> None:
-    """Write every file under a temporary name, fsync, then rename them all into place."""
+    """Write every file under a temporary name (created as :func:`ganzoo.fileio.open_temp`
+    does: exclusively, never through a link), fsync, then rename them all into place."""
     temps: dict[Path, Path] = {}
     try:
         for path, data in files.items():
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+            tmp, fd = open_temp(path)
             temps[path] = tmp
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
+            try:
+                write_fd(fd, [data])
+            finally:
+                os.close(fd)
         for path, tmp in temps.items():
             os.replace(tmp, path)
     except OSError as exc:
@@ -154,8 +156,4 @@ def _write_together(files: dict[Path, bytes]) -> None:
         for tmp in temps.values():
             tmp.unlink(missing_ok=True)
     for folder in {path.parent for path in files}:
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_dir(folder)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -390,6 +391,7 @@ class TrainingEvaluator:
     def __call__(self, trainer: Any) -> EvalResult:
         from ganzoo.fileio import atomic_write
         from ganzoo.train import checkpoint as ckpt
+        from ganzoo.train.guard import Diverged
         from ganzoo.train.run import append_metrics
 
         cfg = trainer.recipe.generator
@@ -408,9 +410,16 @@ class TrainingEvaluator:
             if self.best is None:
                 self.best = self._best_so_far(path, key)
             score = result.scores[key]
-            if self.best is None or score < self.best:
-                self.best = score
+            # a NaN/Inf score is never "better": it would replace a good best for good
+            if math.isfinite(score) and (self.best is None or score < self.best):
                 tensors, meta = trainer.state()
+                bad = ckpt.first_non_finite(tensors)
+                if bad is not None:  # the same refusal as the trainer's checkpoints
+                    raise Diverged(f"training diverged by step {trainer.step}: {bad} holds "
+                                   f"NaN/Inf, so {path} was not written (the last good "
+                                   f"checkpoint is {trainer.last_checkpoint}); lower the "
+                                   "learning rate and start a new run")
+                self.best = score
                 meta = {**meta, "format": ckpt.FORMAT, "step": str(trainer.step),
                         "eval": json.dumps(result.scores), "eval_protocol":
                         json.dumps(result.protocol)}

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -17,11 +18,18 @@ import torch.distributed as dist
 from ganzoo.config import ResolvedRecipe, resolve_recipe
 from ganzoo.data import ImageData, load_data
 from ganzoo.errors import GanzooError
-from ganzoo.models import recipe_from_config, with_data_shape
+from ganzoo.models import check_sizes, recipe_from_config, with_data_shape
 from ganzoo.train.distributed import DistContext, init_from_env
 from ganzoo.train.loop import resolve_device, train
 from ganzoo.train.precision import choose_fast_path
-from ganzoo.train.run import new_run_dir, read_config, versions, write_config, writer_lock
+from ganzoo.train.run import (
+    LOCK_NAME,
+    new_run_dir,
+    read_config,
+    versions,
+    write_config,
+    writer_lock,
+)
 
 
 def _say(quiet: bool, ctx: DistContext, message: str) -> None:
@@ -52,6 +60,36 @@ def _agree_on_run_dir(path: Path, ctx: DistContext) -> Path:
     return Path(box[0])
 
 
+# What a new run holds before its first step has finished: the config and the writer's lock.
+STARTED_ONLY = {"config.json", LOCK_NAME}
+
+
+@contextlib.contextmanager
+def _taken_back_if_nothing_trained(run_dir: Path, is_main: bool) -> Iterator[None]:
+    """If starting a run fails before training wrote anything (a model that cannot be built,
+    a plugin that raises at step 1), remove what this command wrote: its config.json, its lock
+    and the folder itself if this command created it. Then the same ``--out`` works on a retry
+    instead of "already holds a run". Anything else in the folder keeps it all in place, and
+    so does a failed write (disk full), whose error says to resume the run."""
+    existed = run_dir.exists()
+    try:
+        before = set(os.listdir(run_dir)) if existed else set()
+    except OSError:
+        before = None  # not a folder we can list: touch nothing
+    try:
+        yield
+    except Exception as exc:
+        if is_main and before is not None and not isinstance(exc.__cause__, OSError):
+            with contextlib.suppress(OSError):
+                added = set(os.listdir(run_dir)) - before
+                if added <= STARTED_ONLY:
+                    for name in sorted(added):
+                        (run_dir / name).unlink()
+                    if not existed:
+                        run_dir.rmdir()
+        raise
+
+
 def start_run(arch: str, overrides: list[str], data_spec: str | None, out: Path | None,
               runs_dir: Path, device_name: str, quiet: bool = False,
               compile: bool = False) -> Path:
@@ -69,26 +107,31 @@ def start_run(arch: str, overrides: list[str], data_spec: str | None, out: Path 
     if recipe.train.conditional and not images.num_classes:
         raise GanzooError(f"recipe '{recipe.name}' is conditional but {data_spec} has no labels; "
                           "use a dataset with labels (a folder with one subfolder per class)")
+    check_sizes("generator", recipe.generator, recipe.generator_arch)
+    check_sizes("discriminator", recipe.discriminator, recipe.discriminator_arch)
     run_dir = _agree_on_run_dir(out or new_run_dir(runs_dir, recipe.name), ctx)
-    if ctx.is_main:
-        stored_spec = str(Path(data_spec).resolve()) if Path(data_spec).exists() else data_spec
-        write_config(run_dir, {
-            "recipe": recipe.to_dict(),
-            "data": {"spec": stored_spec, "source": images.source, "count": len(images),
-                     "channels": images.channels, "num_classes": recipe.generator.num_classes,
-                     "class_names": images.class_names},
-            "device": str(device),
-            "processes": ctx.world,
-            "fast_path": dataclasses.asdict(fast),
-            "versions": versions(),
-        })
-    _say(quiet, ctx, f"training {recipe.name} with {describe_objective(recipe)} "
-                     f"on {images.source} ({len(images)} images, "
-                     f"{recipe.train.resolution}px) on {device}"
-                     f"{f' x{ctx.world} processes' if ctx.enabled else ''} -> {run_dir}")
-    _say(quiet, ctx, f"precision {fast.precision}"
-                     f"{', channels_last' if fast.channels_last else ''} ({fast.reason})")
-    _train(recipe, images, run_dir, device, ctx, quiet, compile, resume=False)
+    with _taken_back_if_nothing_trained(run_dir, ctx.is_main):
+        if ctx.is_main:
+            stored_spec = (str(Path(data_spec).resolve()) if Path(data_spec).exists()
+                           else data_spec)
+            write_config(run_dir, {
+                "recipe": recipe.to_dict(),
+                "data": {"spec": stored_spec, "source": images.source, "count": len(images),
+                         "channels": images.channels,
+                         "num_classes": recipe.generator.num_classes,
+                         "class_names": images.class_names},
+                "device": str(device),
+                "processes": ctx.world,
+                "fast_path": dataclasses.asdict(fast),
+                "versions": versions(),
+            })
+        _say(quiet, ctx, f"training {recipe.name} with {describe_objective(recipe)} "
+                         f"on {images.source} ({len(images)} images, "
+                         f"{recipe.train.resolution}px) on {device}"
+                         f"{f' x{ctx.world} processes' if ctx.enabled else ''} -> {run_dir}")
+        _say(quiet, ctx, f"precision {fast.precision}"
+                         f"{', channels_last' if fast.channels_last else ''} ({fast.reason})")
+        _train(recipe, images, run_dir, device, ctx, quiet, compile, resume=False)
     _say(quiet, ctx, f"done: {run_dir}  (samples in {run_dir / 'samples'}; "
                      f"'ganzoo sample {run_dir} -o grid.png')")
     return run_dir

@@ -8,7 +8,6 @@ convs, "CSM"); small trainable heads, one per scale, score the projected feature
 
 from __future__ import annotations
 
-import pickle  # only for the error that torch.load(weights_only=True) raises
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,28 +51,24 @@ def create_backbone(name: str) -> nn.Module:
 
 
 def read_weights(path: Path) -> dict[str, torch.Tensor]:
-    """Tensors from a ``.safetensors`` file, or from a ``torch.save`` file loaded with
-    ``weights_only=True`` (plain tensors and containers only: nothing is unpickled)."""
+    """Tensors from a ``.safetensors`` file. Nothing else is accepted: a ``torch.save`` file is
+    a pickle, and ganzoo never unpickles a user's file (not even with ``weights_only=True``)."""
     if not path.is_file():
         raise GanzooError(f"discriminator.pretrained_path {path}: no such file")
-    try:
-        if path.suffix == ".safetensors":
-            state = load_file(str(path))
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except (SafetensorError, pickle.UnpicklingError, OSError, RuntimeError, ValueError,
-            EOFError) as exc:
+    if path.suffix != ".safetensors":
         raise GanzooError(
-            f"discriminator.pretrained_path {path} is not a weights file ganzoo-timm can read "
-            "safely (.safetensors, or a state dict saved with torch.save that loads with "
-            f"weights_only=True): {str(exc).splitlines()[0]}"
+            f"discriminator.pretrained_path {path} is not a .safetensors file; ganzoo-timm "
+            "never unpickles a file, so convert it once, in an environment you trust: python -c "
+            "\"import torch, safetensors.torch as st; s = torch.load('IN.pth', map_location="
+            "'cpu', weights_only=True); st.save_file(s.get('state_dict', s), 'OUT.safetensors')\""
+        )
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, RuntimeError, ValueError) as exc:
+        raise GanzooError(
+            f"discriminator.pretrained_path {path} is not a readable .safetensors file: "
+            f"{str(exc).splitlines()[0]}"
         ) from exc
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict) or not all(
-            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
-        raise GanzooError(f"discriminator.pretrained_path {path} does not hold a state dict "
-                          "(a mapping of names to tensors)")
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 
