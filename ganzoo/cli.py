@@ -193,8 +193,9 @@ def eval_(
         help="Feature extractor: fmnist (shipped, offline) or inception (real FID; needs "
         "--inception-weights), or a plugin's.")] = "fmnist",
     inception_weights: Annotated[Path | None, typer.Option(
-        "--inception-weights", help="Local pt_inception-2015-12-05-6726825d.pth "
-        "(or set GANZOO_INCEPTION_WEIGHTS).")] = None,
+        "--inception-weights", help="Local .safetensors conversion of pytorch-fid's "
+        "pt_inception-2015-12-05-6726825d.pth (pass the .pth to be told how), or set "
+        "GANZOO_INCEPTION_WEIGHTS.")] = None,
     seed: Annotated[int, typer.Option(help="Latent seed (and KD/PR subset seed).")] = 0,
     data: Annotated[str | None, typer.Option(
         "--data", "-d", help="Reference dataset (default: the one the run trained on).")] = None,

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import shlex
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +25,7 @@ from ganzoo.metrics import (
     load_inception,
     precision_recall,
 )
-from ganzoo.metrics.extractors import FMNIST_WEIGHTS_PATH
+from ganzoo.metrics.extractors import FMNIST_WEIGHTS_PATH, convert_command
 
 FMNIST_DIR = Path(__file__).resolve().parents[1] / "ganzoo" / "data" / "fashion_mnist"
 
@@ -276,8 +279,11 @@ def test_load_inception_round_trip_from_safetensors(tmp_path):
     source = FIDInceptionV3()
     path = tmp_path / "inception.safetensors"
     save_file(source.state_dict(), str(path))
-    model = load_inception(path, expected_sha256=file_sha256(path))
+    model = load_inception(path)  # a conversion: checked tensor by tensor
     loaded = model.state_dict()
+    assert load_inception(path, expected_sha256=file_sha256(path)[:8]) is not None
+    with pytest.raises(GanzooError, match="sha256"):
+        load_inception(path, expected_sha256="00000000")
     assert all(torch.equal(v, loaded[k]) for k, v in source.state_dict().items())
     # One full-size forward (the input is resized to 299 inside): the graph ends in 2048-d.
     with torch.no_grad():
@@ -297,9 +303,18 @@ def test_inception_matches_torchvision_layout_and_loads_its_pth(tmp_path):
     assert {k: tuple(v.shape) for k, v in ours.items()} == {
         k: tuple(v.shape) for k, v in theirs.items()
     }
-    path = tmp_path / "pt_inception.pth"
-    torch.save(theirs, path)
-    model = load_inception(path, expected_sha256=file_sha256(path)[:8])
+    # ganzoo refuses the .pth (a pickle) and answers with the conversion a user runs once in
+    # their own Python; the .safetensors it writes loads
+    pth = tmp_path / "pt_inception.pth"
+    torch.save(theirs, pth)
+    with pytest.raises(GanzooError, match="reads weights only from .safetensors") as info:
+        load_inception(pth, expected_sha256=file_sha256(pth)[:8])
+    command = str(info.value).split("in your own Python: ")[1].split(", then pass")[0]
+    assert command == convert_command(pth)
+    python, flag, code = shlex.split(command)
+    assert (python, flag) == ("python", "-c")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)
+    model = load_inception(pth.with_suffix(".safetensors"))
     # With our mixed blocks swapped in (checked block by block below), torchvision's forward
     # checks the stem, the block order and the pooling end to end.  Default-initialised
     # activations shrink to ~1e-6 by the last block, so compare relative to their scale.

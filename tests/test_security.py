@@ -3,6 +3,7 @@ and no unpickling anywhere."""
 
 from __future__ import annotations
 
+import ast
 import json
 import random
 import re
@@ -238,7 +239,6 @@ UNSAFE = {
     "unpickling": r"\b(c?pickle|dill|cloudpickle|joblib)\.(loads?|Unpickler)\b"
                   r"|\bshelve\.open\(|\bimport\s+(dill|cloudpickle|shelve|joblib)\b",
     "marshal": r"\bmarshal\.loads?\(",
-    "torch.load without weights_only=True": r"torch\.load\((?![^)]*weights_only\s*=\s*True)",
     "np.load without allow_pickle=False": r"np\.load\((?![^)]*allow_pickle\s*=\s*False)",
     "allow_pickle=True": r"allow_pickle\s*=\s*True",
     "yaml.load (not safe_load)": r"yaml\.(load|unsafe_load|full_load)\(",
@@ -254,6 +254,13 @@ def test_no_user_file_is_ever_unpickled():
     found = []
     for path in sources:
         text = path.read_text(encoding="utf-8")
+        # torch.load unpickles even with weights_only=True (a restricted unpickler, but still
+        # one): no call to it anywhere; the conversion one-liners in error messages are text
+        for node in ast.walk(ast.parse(text)):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "load" and isinstance(node.func.value, ast.Name)
+                    and node.func.value.id == "torch"):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: torch.load")
         for what, pattern in UNSAFE.items():
             for match in re.finditer(pattern, text, flags=re.DOTALL):
                 line = text[: match.start()].count("\n") + 1

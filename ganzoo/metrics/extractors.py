@@ -14,8 +14,9 @@ class probabilities (IS).  Two are built in:
 Both take float images in [-1, 1] of shape ``[N, C, H, W]`` at any resolution, resize them
 inside to their native size, and expose ``features(x)`` and ``logits(x)``.
 
-Weights are read with safetensors (or ``torch.load(weights_only=True)`` for the Inception
-``.pth``), never by unpickling, and every file's sha256 is checked before it is read.
+Weights are read with safetensors only, never by unpickling: the pytorch-fid ``.pth`` is
+checked against its published sha256 prefix and then converted once by the user (the error
+says how). The shipped classifier's sha256 is checked before it is read.
 
 Shipped classifier — recipe and provenance (``scripts/train_fmnist_classifier.py``):
     seed 0, 5 epochs over the 60k train split, Adam (max lr 3e-3, OneCycle, 20 % warm-up),
@@ -394,45 +395,55 @@ class FIDInceptionV3(nn.Module):
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
 
-        return load_file(str(path))
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for unreadable / unsafe files
-        raise GanzooError(
-            f"could not read {path} as a tensor state dict ({exc}); pass the original "
-            f"{FID_INCEPTION_FILENAME} or a .safetensors conversion of it."
-        ) from exc
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise GanzooError(f"{path} does not hold a flat state dict of tensors.")
-    return state
+        return load_file(str(path))
+    except (SafetensorError, OSError) as exc:
+        raise GanzooError(f"could not read {path} as a .safetensors file ({exc}); pass a "
+                          f"conversion of {FID_INCEPTION_FILENAME} (see --inception-weights)."
+                          ) from exc
+
+
+def convert_command(pth: Path) -> str:
+    """The one line a user runs, in their own Python, to turn the pytorch-fid ``.pth`` into
+    the ``.safetensors`` file ganzoo reads."""
+    out = pth.with_suffix(".safetensors")
+    return (f"python -c \"import torch; from safetensors.torch import save_file; "
+            f"save_file(torch.load('{pth}', weights_only=True), '{out}')\"")
 
 
 def load_inception(
     path: str | os.PathLike[str],
-    expected_sha256: str = FID_INCEPTION_SHA256_PREFIX,
+    expected_sha256: str | None = None,
     *,
     device: str | torch.device = "cpu",
 ) -> FIDInceptionV3:
-    """Load FID's InceptionV3 from a local weights file, after checking its sha256.
+    """Load FID's InceptionV3 from a local ``.safetensors`` conversion of pytorch-fid's file.
 
-    ganzoo never downloads weights: fetch ``pt_inception-2015-12-05-6726825d.pth`` from the
-    pytorch-fid project's releases once and pass its path.  ``expected_sha256`` may be a full
-    digest or a prefix of at least 8 hex digits; the default is the prefix pytorch-fid
-    publishes in the file name.  A ``.safetensors`` conversion is read with safetensors (pass
-    its own sha256); a ``.pth`` with ``torch.load(weights_only=True)``, which unpickles no code.
+    ganzoo never downloads weights and never unpickles a file: fetch
+    ``pt_inception-2015-12-05-6726825d.pth`` from the pytorch-fid project's releases once and
+    convert it with the one line :func:`convert_command` gives (passing the ``.pth`` here
+    checks it against the sha256 prefix pytorch-fid publishes in its name and answers with
+    that line). The conversion must then fit InceptionV3 tensor for tensor; ``expected_sha256``
+    (a full digest or a prefix of at least 8 hex digits) also pins its bytes.
     """
     weights = Path(path).expanduser()
-    _check_file(
-        weights,
-        expected_sha256,
-        "Inception weights",
-        f"Download {FID_INCEPTION_FILENAME} from the pytorch-fid releases, check it, and pass "
-        "its local path (ganzoo downloads nothing at run time); for a converted copy pass "
-        "expected_sha256 of that file.",
-    )
+    fix = (f"Download {FID_INCEPTION_FILENAME} from the pytorch-fid releases and pass its local "
+           "path (ganzoo downloads nothing at run time).")
+    if weights.suffix != ".safetensors":
+        _check_file(weights, expected_sha256 or FID_INCEPTION_SHA256_PREFIX,
+                    "Inception weights", fix)
+        raise GanzooError(
+            f"{weights} is the right file, but ganzoo reads weights only from .safetensors "
+            f"(a .pth is a pickle); convert it once, in your own Python: "
+            f"{convert_command(weights)}, then pass the .safetensors file."
+        )
+    if expected_sha256 is not None:
+        _check_file(weights, expected_sha256, "Inception weights", fix)
+    elif not weights.is_file():
+        raise GanzooError(f"Inception weights not found at {weights}. {fix}")
     state = _read_state_dict(weights)
     # The .pth was saved from a model built with auxiliary logits off; tolerate a copy that
     # still carries them, and BN step counters that older torch versions did not save.
