@@ -398,7 +398,7 @@ def _resolve_regularizers(where: str, loss: Any, raw: Any, registry: Any,
         except UnknownComponentError as exc:
             raise GanzooError(f"{at}: {exc}; the plugin providing the loss needs it") from exc
         merged[reg.name] = reg
-    raw = [] if raw is None else raw if isinstance(raw, list) else [raw]
+    raw = [] if raw in (None, "") else raw if isinstance(raw, list) else [raw]  # "regularizers="
     seen: set[str] = set()
     for i, item in enumerate(raw):
         at = f"{where}: regularizers[{i}]"

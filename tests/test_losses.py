@@ -91,6 +91,11 @@ def test_wgan_gp_brings_the_gradient_penalty_into_the_recipe():
     assert [(r.name, r.weight) for r in recipe.regularizers] == [("ganzoo:gp", 0.0),
                                                                 ("ganzoo:drift", 0.001)]
     assert resolve_recipe("dcgan", ["loss=wgan"]).regularizers == []
+    # 'regularizers=' (as --help shows) and '[]' both clear a recipe's own list
+    for empty in ("regularizers=", "regularizers=[]"):
+        assert resolve_recipe("dcgan-r1", [empty]).regularizers == []
+    assert [r.name for r in resolve_recipe("progan", ["regularizers="]).regularizers] == [
+        "ganzoo:gp"]  # the loss's companion stays
 
 
 def test_wgan_gp_recipe_says_what_the_loss_needs():
