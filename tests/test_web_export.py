@@ -175,6 +175,9 @@ def browser_run(tmp_path_factory):
     write_generator(tmp / "cond" / "generator.safetensors", "ganzoo:dcgan", 3, ngf=8)
     result = export_generator(tmp / "cond" / "generator.safetensors")
     export_web(result.onnx_path, tmp / "www" / "cond", dist)
+    write_generator(tmp / "gray" / "generator.safetensors", "ganzoo:dcgan", 0, ngf=8, channels=1)
+    run_cli("export", str(tmp / "gray" / "generator.safetensors"), "--fp16", "--uint8", "--web",
+            str(tmp / "www" / "gray"), "--ort-web", str(dist))
     shutil.copytree(tmp / "www" / "plain", tmp / "www" / "nomodel")
     (tmp / "www" / "nomodel" / "generator.onnx").unlink()
 
@@ -186,6 +189,7 @@ def browser_run(tmp_path_factory):
              "latents": latents, "controls": True},
             {"url": f"{url}/cond/?n=12&seed=3", "renders": [{"classIndex": 2}]},
             {"url": f"{url}/nomodel/", "screenshot": str(shots / "web-nomodel.png")},
+            {"url": f"{url}/gray/?n=9&seed=4"},
         ]}, tmp)
     return tmp, pages, latents, shots
 
@@ -254,6 +258,19 @@ def test_conditional_page_has_a_class_picker(browser_run):
     assert "class 2" in page["status"]
     assert page["classVisible"] and page["classOptions"] == 4  # "all, in turn", 0, 1, 2
     assert not pages[0]["classVisible"]
+
+
+@needs_browser
+def test_fp16_uint8_grayscale_export_runs_in_the_page(browser_run):
+    tmp, pages, _, _ = browser_run
+    page = pages[3]
+    assert page["ready"]["ok"], page
+    assert not page["consoleErrors"], page["consoleErrors"]
+    gen = Generator(tmp / "www" / "gray" / "generator.onnx", device="cpu", threads=1)
+    assert (gen.metadata.precision, gen.metadata.output_dtype) == ("fp16", "uint8")
+    pixels = page_pixels(page["grids"][0])
+    assert pixels.shape == (9, 16, 16, 1) and pixels.std() > 20
+    assert_close(pixels, gen.to_uint8(gen.generate(9, seed=4)))
 
 
 @needs_browser
