@@ -50,6 +50,12 @@ def create_backbone(name: str) -> nn.Module:
         ) from exc
 
 
+# What a user runs once, in their own Python, to turn a torch.save file into one ganzoo reads.
+CONVERT = ("python -c \"import torch, safetensors.torch as st; "
+           "s = torch.load('IN.pth', map_location='cpu', weights_only=True); "
+           "st.save_file(s.get('state_dict', s), 'OUT.safetensors')\"")
+
+
 def read_weights(path: Path) -> dict[str, torch.Tensor]:
     """Tensors from a ``.safetensors`` file. Nothing else is accepted: a ``torch.save`` file is
     a pickle, and ganzoo never unpickles a user's file (not even with ``weights_only=True``)."""
@@ -58,9 +64,8 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
     if path.suffix != ".safetensors":
         raise GanzooError(
             f"discriminator.pretrained_path {path} is not a .safetensors file; ganzoo-timm "
-            "never unpickles a file, so convert it once, in an environment you trust: python -c "
-            "\"import torch, safetensors.torch as st; s = torch.load('IN.pth', map_location="
-            "'cpu', weights_only=True); st.save_file(s.get('state_dict', s), 'OUT.safetensors')\""
+            "never unpickles a file, so convert it once, in an environment you trust: "
+            f"{CONVERT}"
         )
     try:
         state = load_file(str(path))
