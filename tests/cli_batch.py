@@ -132,7 +132,6 @@ def _run(call: dict, scratch: Path) -> dict:
 
 
 def _serve(todo: Path, done: Path) -> None:
-    import click  # noqa: F401
     import numpy  # noqa: F401
     import PIL.Image  # noqa: F401
     import pluggy  # noqa: F401
