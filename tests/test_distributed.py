@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import subprocess
 import sys
@@ -55,6 +57,28 @@ def test_two_processes_match_one_process_with_twice_the_batch(tmp_path):
     assert (tmp_path / "two" / "checkpoints" / "step-0000004.safetensors").exists()
     proc = run_cli("train", "--resume", str(tmp_path / "two"), "--steps", "5", check=False)
     assert proc.returncode == 2 and "used 2 process(es)" in proc.stderr
+
+
+@pytest.mark.slow
+def test_progan_grows_on_the_images_every_process_saw(tmp_path):
+    """Two processes x batch 8 follow one process x batch 16 through the growth schedule, and
+    the recipe's gradient penalty (a double backward) runs in each process."""
+    args = ["train", "--arch", "progan", "--steps", "4", "-q", "--set", "generator.ngf=8",
+            "--set", "discriminator.ndf=8", "--set", "train.resolution=16",
+            "--set", "generator.stage_images=16", "--set", "generator.fade_images=32",
+            "--set", "train.log_every=1"]
+    run_cli(*args, "--batch", "16", "--out", str(tmp_path / "one"),
+            env={"OMP_NUM_THREADS": "1"})
+    _torchrun(*args, "--batch", "8", "--out", str(tmp_path / "two"))
+    runs = {}
+    for name in ("one", "two"):
+        lines = (tmp_path / name / "metrics.jsonl").read_text().splitlines()
+        runs[name] = [json.loads(line) for line in lines]
+    expected = [{"resolution": 8, "alpha": 1.0}, {"resolution": 16, "alpha": 0.0},
+                {"resolution": 16, "alpha": 0.5}, {"resolution": 16, "alpha": 1.0}]
+    for records in runs.values():
+        assert [m["progress"] for m in records] == expected
+        assert all(math.isfinite(m["d_loss"]) and math.isfinite(m["g_loss"]) for m in records)
 
 
 def test_gradient_accumulation_matches_the_whole_batch(tmp_path):
