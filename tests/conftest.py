@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -43,3 +44,8 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
         raise AssertionError(f"ganzoo {' '.join(args)} exited {proc.returncode}\n"
                              f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
     return proc
+
+
+def read_metrics(run: Path) -> list[dict]:
+    """The records of a run's ``metrics.jsonl``, in order."""
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import subprocess
@@ -17,7 +16,7 @@ from ganzoo.config import resolve_recipe
 from ganzoo.data import load_data
 from ganzoo.models import with_data_shape
 from ganzoo.train import train
-from tests.conftest import run_cli
+from tests.conftest import read_metrics, run_cli
 from tests.toy_arch import ToyPlugin
 
 COMMON = ["train", "--set", "generator.ngf=8", "--set", "discriminator.ndf=8",
@@ -70,13 +69,9 @@ def test_progan_grows_on_the_images_every_process_saw(tmp_path):
     run_cli(*args, "--batch", "16", "--out", str(tmp_path / "one"),
             env={"OMP_NUM_THREADS": "1"})
     _torchrun(*args, "--batch", "8", "--out", str(tmp_path / "two"))
-    runs = {}
-    for name in ("one", "two"):
-        lines = (tmp_path / name / "metrics.jsonl").read_text().splitlines()
-        runs[name] = [json.loads(line) for line in lines]
     expected = [{"resolution": 8, "alpha": 1.0}, {"resolution": 16, "alpha": 0.0},
                 {"resolution": 16, "alpha": 0.5}, {"resolution": 16, "alpha": 1.0}]
-    for records in runs.values():
+    for records in (read_metrics(tmp_path / "one"), read_metrics(tmp_path / "two")):
         assert [m["progress"] for m in records] == expected
         assert all(math.isfinite(m["d_loss"]) and math.isfinite(m["g_loss"]) for m in records)
 

@@ -32,7 +32,7 @@ import ganzoo
 from ganzoo import hookspecs, plugins
 from ganzoo.errors import GanzooError, PluginAPIError
 from ganzoo.scaffold import new_plugin, plugin_names
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, read_metrics, run_cli
 
 FIXTURES = Path(__file__).resolve().parent / "plugins"
 FIXTURE_PACKAGES = ("ganzoo-fixture-good", "ganzoo-fixture-broken", "ganzoo-fixture-clash")
@@ -269,7 +269,7 @@ def test_register_losses_from_an_installed_plugin(good_run):
 def test_register_regularizers_from_an_installed_plugin(good_run):
     run, config = good_run
     assert [r["name"] for r in config["recipe"]["regularizers"]] == ["good:good-penalty"]
-    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    metrics = read_metrics(run)
     assert len(metrics) == 2
     assert all(m["d_loss"] > 1000.0 for m in metrics)  # the constant penalty was added
 

@@ -10,7 +10,7 @@ import torch
 
 from ganzoo.errors import GanzooError
 from ganzoo.train.precision import choose_fast_path
-from tests.conftest import TINY, run_cli
+from tests.conftest import TINY, read_metrics, run_cli
 
 CPU = torch.device("cpu")
 
@@ -50,7 +50,7 @@ def test_bf16_run_records_its_precision_and_resumes_with_it(tmp_path):
     # resumed on a "machine" without bf16, the run keeps the precision it started with
     proc = run_cli("train", "--resume", str(run), "--steps", "6", env={"GANZOO_CPU_BF16": "0"})
     assert "(precision bf16)" in proc.stderr
-    losses = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    losses = read_metrics(run)
     assert [m["step"] for m in losses] == [1, 2, 3, 4, 5, 6]
     assert all(math.isfinite(m["d_loss"]) and math.isfinite(m["g_loss"]) for m in losses)
 

@@ -3,8 +3,6 @@ growing to 128x128 on an image folder through the CLI."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
@@ -25,7 +23,7 @@ from ganzoo.zoo.progan import (
     ProGANGeneratorConfig,
     progress_at,
 )
-from tests.conftest import run_cli
+from tests.conftest import read_metrics, run_cli
 
 
 def test_schedule_stages_and_fades():
@@ -124,10 +122,6 @@ def _critic_plugin():
     return Plugin()
 
 
-def _metrics(run):
-    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-
-
 def test_resume_in_the_middle_of_a_fade_in_matches_an_uninterrupted_run(tmp_path):
     plugin = _critic_plugin()
     plugins.register_plugin(plugin, "critic")
@@ -150,7 +144,7 @@ def test_resume_in_the_middle_of_a_fade_in_matches_an_uninterrupted_run(tmp_path
     finally:
         plugins.unregister_plugin(plugin, "critic")
 
-    a, b = _metrics(tmp_path / "whole"), _metrics(tmp_path / "split")
+    a, b = read_metrics(tmp_path / "whole"), read_metrics(tmp_path / "split")
     assert [m["progress"] for m in a] == [
         {"resolution": 4, "alpha": 1.0}, {"resolution": 4, "alpha": 1.0},
         {"resolution": 8, "alpha": 0.0}, {"resolution": 8, "alpha": 0.25},
@@ -186,7 +180,7 @@ def test_progan_grows_to_128_on_an_image_folder(tmp_path):
             "--set", "discriminator.ndf=4", "--set", "generator.start_resolution=32",
             "--set", "generator.stage_images=0", "--set", "generator.fade_images=2",
             "--set", "train.log_every=1")
-    assert [m["progress"] for m in _metrics(run)] == [
+    assert [m["progress"] for m in read_metrics(run)] == [
         {"resolution": 64, "alpha": 0.0}, {"resolution": 128, "alpha": 0.0},
         {"resolution": 128, "alpha": 1.0}]
     grid = Image.open(run / "samples" / "step-0000003.png")

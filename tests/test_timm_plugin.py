@@ -16,7 +16,7 @@ import torch
 from ganzoo import plugins
 from ganzoo.errors import GanzooError
 from ganzoo.models import create_discriminator
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, read_metrics, run_cli
 
 if os.environ.get("GANZOO_NO_SKIP") != "1":  # CI installs timm: there, its absence fails
     pytest.importorskip("timm", reason="the ganzoo-timm plugin needs timm installed")
@@ -80,7 +80,7 @@ def test_installed_plugin_trains_through_the_cli(installed, tmp_path):
     config = json.loads((run / "config.json").read_text())
     assert config["recipe"]["discriminator"]["arch"] == "timm:projected"
     assert config["recipe"]["generator"]["arch"] == "ganzoo:dcgan"
-    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    metrics = read_metrics(run)
     assert [m["step"] for m in metrics] == [1, 2]
     assert all(abs(m["d_loss"]) < 1e3 and abs(m["g_loss"]) < 1e3 for m in metrics)
     assert (run / "samples" / "step-0000002.png").is_file()

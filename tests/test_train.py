@@ -12,11 +12,7 @@ from ganzoo.config import resolve_recipe
 from ganzoo.data import load_data
 from ganzoo.models import with_data_shape
 from ganzoo.train import train
-from tests.conftest import TINY, run_cli
-
-
-def read_metrics(run):
-    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+from tests.conftest import TINY, read_metrics, run_cli
 
 
 def test_cli_train_writes_a_run_then_samples(tmp_path):

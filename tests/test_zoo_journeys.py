@@ -14,6 +14,7 @@ from PIL import Image
 from ganzoo import plugins
 from ganzoo.config import resolve_recipe
 from tests.cli_batch import Call, run_cli_batch
+from tests.conftest import read_metrics
 
 # Tiny widths and batches; progan's stages are a few images long, so this short run still
 # grows 8x8 -> 16x16 and fades in.
@@ -71,7 +72,7 @@ def test_recipe_trains_on_a_folder_resumes_samples_exports_and_generates(recipe,
 
     config = json.loads((run / "config.json").read_text())
     assert config["data"]["channels"] == 3 and config["data"]["class_names"] == ["dark", "light"]
-    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    metrics = read_metrics(run)
     assert [m["step"] for m in metrics] == [1, 2, 3, 4, 5]  # the resume went on at step 4
     assert all(math.isfinite(m["d_loss"]) and math.isfinite(m["g_loss"]) for m in metrics)
     if grows:
