@@ -16,9 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ganzoo import load_generator
+from ganzoo.host import get_table
 from ganzoo.latents import sample_latents
-from ganzoo.metrics.evaluate import load_extractor, quantize
-from ganzoo.models import load_generator
+from ganzoo.metrics.features import load_extractor
+from ganzoo.metrics.scoring import quantize
 
 
 def main() -> None:
@@ -26,7 +28,7 @@ def main() -> None:
     ap.add_argument("runs", type=Path, nargs="+")
     ap.add_argument("-n", type=int, default=2000)
     args = ap.parse_args()
-    extractor = load_extractor("fmnist")
+    extractor = load_extractor("fmnist", table=get_table())
     print("| run | step | class accuracy | per class (0-9) |\n|---|---:|---:|---|")
     for run in args.runs:
         G, info = load_generator(run, device="cpu")

@@ -18,9 +18,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ganzoo.config import resolve_recipe
+from ganzoo import resolve_recipe
 from ganzoo.data import BatchStream, load_data
-from ganzoo.models import with_data_shape
+from ganzoo.host import get_table
+from ganzoo.recipes import with_data_shape
 from ganzoo.train.loop import Trainer
 
 
@@ -36,11 +37,11 @@ def write_png_folder(root: Path, count: int, size: int = 64) -> None:
 def measure(spec: str, steps: int, arch: str) -> dict[str, float]:
     recipe = resolve_recipe(arch)
     start = time.perf_counter()
-    data = load_data(spec, recipe.train.resolution)
+    data = load_data(spec, recipe.train.resolution, table=get_table())
     decode = time.perf_counter() - start
     recipe = with_data_shape(recipe, data.channels, data.num_classes)
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(recipe, data, Path(tmp), torch.device("cpu"))
+        trainer = Trainer(recipe, data, Path(tmp), torch.device("cpu"), table=get_table())
         trainer.train_step()
         start = time.perf_counter()
         for _ in range(steps):

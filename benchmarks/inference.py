@@ -29,12 +29,13 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
+from ganzoo import create_generator
+from ganzoo.devices import choose_fast_path
 from ganzoo.export import export_generator
-from ganzoo.export.safetensors import generator_bytes
+from ganzoo.host import get_table
 from ganzoo.latents import sample_latents
-from ganzoo.models import create_generator
 from ganzoo.runtime import Generator, default_threads
-from ganzoo.train.precision import choose_fast_path
+from ganzoo.store.generator_file import generator_bytes
 
 
 def dcgan64(nz: int, ngf: int, channels: int) -> tuple[torch.nn.Module, object]:
@@ -107,8 +108,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         st = Path(tmp) / "generator.safetensors"
         st.write_bytes(generator_bytes(G, "ganzoo:dcgan", config, 0, "dcgan-64"))
-        fp32 = export_generator(st, Path(tmp) / "fp32")
-        fp16 = export_generator(st, Path(tmp) / "fp16", fp16=True)
+        fp32 = export_generator(st, Path(tmp) / "fp32", table=get_table())
+        fp16 = export_generator(st, Path(tmp) / "fp16", fp16=True, table=get_table())
         ort32 = Generator(fp32.onnx_path, device="cpu", threads=args.threads,
                           batch_size=args.batch)
         ort16 = Generator(fp16.onnx_path, device="cpu", threads=args.threads,

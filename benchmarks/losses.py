@@ -17,9 +17,10 @@ from tempfile import TemporaryDirectory
 
 import torch
 
-from ganzoo.config import resolve_recipe
+from ganzoo import resolve_recipe
 from ganzoo.data import load_data
-from ganzoo.models import with_data_shape
+from ganzoo.host import get_table
+from ganzoo.recipes import with_data_shape
 from ganzoo.train.loop import Trainer
 
 ROWS = {
@@ -49,7 +50,7 @@ def main() -> None:
     base = [f"train.batch={args.batch}", "train.n_critic=1",
             f"train.precision={args.precision}", *args.overrides]
     recipe = resolve_recipe(args.arch, base)
-    data = load_data(recipe.train.dataset, recipe.train.resolution)
+    data = load_data(recipe.train.dataset, recipe.train.resolution, table=get_table())
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     seconds = dict.fromkeys(ROWS, 0.0)
@@ -58,7 +59,8 @@ def main() -> None:
         for name, extra in ROWS.items():
             r = with_data_shape(resolve_recipe(args.arch, base + extra), data.channels,
                                 data.num_classes)
-            trainers[name] = Trainer(r, data, Path(tmp) / str(len(trainers)), device)
+            trainers[name] = Trainer(r, data, Path(tmp) / str(len(trainers)), device,
+                                     table=get_table())
             trainers[name].train_step()  # warm-up
         for _ in range(args.rounds):
             for name, trainer in trainers.items():

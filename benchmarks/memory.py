@@ -30,9 +30,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from zoo_table import resolve_or_substitute  # noqa: E402
 
 from ganzoo.data import load_data  # noqa: E402
-from ganzoo.models import with_data_shape  # noqa: E402
-from ganzoo.plugins import get_registry  # noqa: E402
-from ganzoo.train.loop import Trainer, resolve_device  # noqa: E402
+from ganzoo.devices import resolve_device
+from ganzoo.host import get_table  # noqa: E402
+from ganzoo.recipes import with_data_shape  # noqa: E402
+from ganzoo.train.loop import Trainer  # noqa: E402
 
 
 def rss_mib() -> float:
@@ -46,10 +47,10 @@ def rss_mib() -> float:
 def child(name: str, batch: int, device_name: str, steps: int) -> dict[str, float]:
     device = resolve_device(device_name)
     recipe, _ = resolve_or_substitute(name, [f"train.batch={batch}"])
-    data = load_data(recipe.train.dataset, recipe.train.resolution)
+    data = load_data(recipe.train.dataset, recipe.train.resolution, table=get_table())
     recipe = with_data_shape(recipe, data.channels, data.num_classes)
     with TemporaryDirectory() as tmp:
-        trainer = Trainer(recipe, data, Path(tmp), device)
+        trainer = Trainer(recipe, data, Path(tmp), device, table=get_table())
         if trainer.schedule is not None:
             trainer.d_steps = 10**12 // recipe.train.batch
             trainer.advance_schedule()
@@ -77,7 +78,7 @@ def main() -> None:
         return
 
     names = ([n.strip() for n in args.recipes.split(",") if n.strip()]
-             or get_registry().names("recipe"))
+             or get_table().names("recipe"))
     batches = [int(b) for b in args.batches.split(",")]
     rows = []
     for name in names:

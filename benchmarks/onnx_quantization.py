@@ -38,10 +38,11 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from ganzoo.data import load_data
 from ganzoo.export import export_generator
+from ganzoo.host import get_table
 from ganzoo.latents import sample_latents
-from ganzoo.metrics.evaluate import score_images
+from ganzoo.metrics.scoring import score_images
 from ganzoo.runtime import Generator, default_threads
-from ganzoo.train.run import read_config
+from ganzoo.store.run import read_config
 
 
 class Latents(CalibrationDataReader):
@@ -105,11 +106,12 @@ def main() -> None:
     args = ap.parse_args()
 
     config = read_config(args.run)
-    data = load_data(config["data"]["spec"], config["recipe"]["train"]["resolution"])
+    data = load_data(config["data"]["spec"], config["recipe"]["train"]["resolution"],
+                     table=get_table())
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        fp32 = export_generator(args.run, tmp / "fp32").onnx_path
-        fp16 = export_generator(args.run, tmp / "fp16", fp16=True).onnx_path
+        fp32 = export_generator(args.run, tmp / "fp32", table=get_table()).onnx_path
+        fp16 = export_generator(args.run, tmp / "fp16", fp16=True, table=get_table()).onnx_path
         meta = Generator(fp32).metadata
         variants = {"fp32": fp32, "fp16 (keep-io)": fp16}
         for label, fmt in (("int8 QDQ", QuantFormat.QDQ), ("int8 QOperator",
@@ -146,7 +148,7 @@ def main() -> None:
             out = reference if label == "fp32" else gen.run(z_n, labels_n)
             err = np.abs(out - reference)
             result = score_images(torch.from_numpy(out), data, metrics="fd",
-                                  extractor=args.extractor)
+                                  extractor=args.extractor, table=get_table())
             fd_name = result.protocol["score_names"]["fd"]
             path = variants[label]
             rows.append((label, int8_nodes(path), os.path.getsize(path) / 2**20,

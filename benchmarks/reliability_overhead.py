@@ -26,11 +26,12 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save as st_save
 
-from ganzoo.config import resolve_recipe
+from ganzoo import resolve_recipe
 from ganzoo.data import load_data
 from ganzoo.fileio import atomic_write
-from ganzoo.models import with_data_shape
-from ganzoo.train import checkpoint as ckpt
+from ganzoo.host import get_table
+from ganzoo.recipes import with_data_shape
+from ganzoo.store import checkpoint as ckpt
 from ganzoo.train import guard as guard_module
 from ganzoo.train import loop
 from ganzoo.train.loop import Trainer
@@ -58,9 +59,9 @@ def make_trainer(args, run_dir: Path) -> Trainer:
     recipe = resolve_recipe(args.arch, [f"train.batch={args.batch}", "train.log_every=10",
                                         "train.sample_every=1000000",
                                         "train.checkpoint_every=1000000", *args.set])
-    data = load_data("fashion-mnist", recipe.train.resolution)
+    data = load_data("fashion-mnist", recipe.train.resolution, table=get_table())
     recipe = with_data_shape(recipe, data.channels, data.num_classes)
-    return Trainer(recipe, data, run_dir, torch.device(args.device))
+    return Trainer(recipe, data, run_dir, torch.device(args.device), table=get_table())
 
 
 def bench_guard(args) -> list[tuple[str, float]]:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import torch
 
-from ganzoo.models import create_generator
+from ganzoo import create_generator
 
 
 def images_per_second(fn: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor,

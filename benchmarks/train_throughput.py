@@ -21,9 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganzoo.config import resolve_recipe
+from ganzoo import resolve_recipe
 from ganzoo.data import load_data
-from ganzoo.models import with_data_shape
+from ganzoo.host import get_table
+from ganzoo.recipes import with_data_shape
 from ganzoo.train.loop import Trainer
 
 
@@ -94,9 +95,10 @@ def main() -> None:
         for precision in ("fp32", "auto"):
             recipe = resolve_recipe(args.arch, [f"train.batch={args.batch}",
                                                 f"train.precision={precision}", *args.overrides])
-            data = load_data(recipe.train.dataset, recipe.train.resolution)
+            data = load_data(recipe.train.dataset, recipe.train.resolution, table=get_table())
             recipe = with_data_shape(recipe, data.channels, data.num_classes)
-            trainer = Trainer(recipe, data, Path(tmp) / precision, torch.device("cpu"))
+            trainer = Trainer(recipe, data, Path(tmp) / precision, torch.device("cpu"),
+                              table=get_table())
             label = f"ganzoo {precision} ({trainer.fast.precision}" + (
                 ", channels_last)" if trainer.fast.channels_last else ")")
             loops[label] = trainer.train_step

@@ -21,12 +21,14 @@ from tempfile import TemporaryDirectory
 
 import torch
 
-from ganzoo.config import ResolvedRecipe, resolve_recipe
+from ganzoo import resolve_recipe
+from ganzoo.config import ResolvedRecipe
 from ganzoo.data import ImageData, load_data
+from ganzoo.devices import resolve_device
 from ganzoo.errors import UnknownComponentError
-from ganzoo.models import with_data_shape
-from ganzoo.plugins import get_registry
-from ganzoo.train.loop import Trainer, resolve_device
+from ganzoo.host import get_table
+from ganzoo.recipes import with_data_shape
+from ganzoo.train.loop import Trainer
 
 
 def resolve_or_substitute(name: str, overrides: list[str]) -> tuple[ResolvedRecipe, list[str]]:
@@ -56,7 +58,7 @@ def count(module: torch.nn.Module) -> str:
 def measure(recipe: ResolvedRecipe, data: ImageData, device: torch.device,
             steps: int) -> tuple[Trainer, float, str]:
     with TemporaryDirectory() as tmp:
-        trainer = Trainer(recipe, data, Path(tmp), device)
+        trainer = Trainer(recipe, data, Path(tmp), device, table=get_table())
         note = ""
         if trainer.schedule is not None:
             trainer.d_steps = 10**12 // recipe.train.batch  # past the end of any schedule
@@ -86,7 +88,7 @@ def main() -> None:
 
     device = resolve_device(args.device)
     names = ([n.strip() for n in args.recipes.split(",") if n.strip()]
-             or get_registry().names("recipe"))
+             or get_table().names("recipe"))
     overrides = args.overrides + ([f"train.batch={args.batch}"] if args.batch else [])
     cache: dict[tuple[str, int], ImageData] = {}
     rows = []
@@ -94,7 +96,7 @@ def main() -> None:
         recipe, substituted = resolve_or_substitute(name, overrides)
         key = (recipe.train.dataset, recipe.train.resolution)
         if key not in cache:
-            cache[key] = load_data(*key)
+            cache[key] = load_data(*key, table=get_table())
         data = cache[key]
         recipe = with_data_shape(recipe, data.channels, data.num_classes)
         trainer, img_s, note = measure(recipe, data, device, args.steps)

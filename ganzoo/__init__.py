@@ -1,33 +1,72 @@
-"""ganzoo: a plugin-based GAN model zoo with one training core and ONNX export."""
+"""ganzoo: a plugin-based GAN model zoo with one training core and ONNX export.
 
-__version__ = "0.1.0"
+This module is the Python API's entry point: its functions build the process-wide plugin host
+on first use (:func:`get_host`) and hand its name table down. Everything below takes the
+table as an argument.
+"""
 
-from ganzoo.errors import GanzooError  # noqa: E402
-from ganzoo.hooks import PLUGIN_API, hookimpl  # noqa: E402
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ganzoo.errors import GanzooError
+from ganzoo.hooks import PLUGIN_API, hookimpl
+from ganzoo.version import __version__
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from ganzoo.components import NameTable
+    from ganzoo.config import Override, ResolvedRecipe
+    from ganzoo.host import PluginHost
 
 
-def __getattr__(name: str):
-    # Heavy (torch-importing) API is loaded on first use, so `import ganzoo` stays light
-    # and `ganzoo.runtime` can be used without torch.
-    lazy = {
-        "create_generator": "ganzoo.models",
-        "create_discriminator": "ganzoo.models",
-        "load_generator": "ganzoo.models",
-        "resolve_recipe": "ganzoo.config",
-        "get_registry": "ganzoo.plugins",
-    }
-    if name in lazy:
-        import importlib
+def get_host() -> PluginHost:
+    """The process-wide plugin host: built-ins and installed plugins, loaded on first use."""
+    from ganzoo.host import get_host as host
 
-        return getattr(importlib.import_module(lazy[name]), name)
-    raise AttributeError(f"module 'ganzoo' has no attribute {name!r}")
+    return host()
+
+
+def _table(table: NameTable | None) -> NameTable:
+    return table if table is not None else get_host().table
+
+
+def create_generator(arch: str, config: Any = None, table: NameTable | None = None) -> nn.Module:
+    """A generator by architecture name (short or full) and config (dataclass or mapping)."""
+    from ganzoo.build import create_generator as create
+
+    return create(arch, config, table=_table(table))
+
+
+def create_discriminator(arch: str, config: Any = None,
+                         table: NameTable | None = None) -> nn.Module:
+    """A discriminator by architecture name (short or full) and config."""
+    from ganzoo.build import create_discriminator as create
+
+    return create(arch, config, table=_table(table))
+
+
+def load_generator(run_dir: Any, checkpoint: Any = None, device: str = "cpu",
+                   table: NameTable | None = None) -> tuple[nn.Module, dict[str, Any]]:
+    """The EMA generator of a run folder (or a ``generator.safetensors``), in eval mode, and
+    what it is (see :func:`ganzoo.loading.load_generator`)."""
+    from ganzoo.loading import load_generator as load
+
+    return load(run_dir, checkpoint, table=_table(table), device=device)
+
+
+def resolve_recipe(name: str, overrides: list[str | Override] | None = None,
+                   table: NameTable | None = None) -> ResolvedRecipe:
+    """What ``ganzoo train --arch NAME --set ...`` trains, typed and checked."""
+    from ganzoo.recipes import resolve_recipe as resolve
+
+    return resolve(name, overrides or (), table=_table(table))
 
 
 def list_components(kind: str, pattern: str = "*") -> list[str]:
     """Full names of registered components of ``kind`` matching a wildcard, e.g. ``"*gan*"``."""
-    from ganzoo.plugins import get_registry
-
-    return [c.full_name for c in get_registry().components(kind, pattern)]
+    return [c.full_name for c in get_host().table.components(kind, pattern)]
 
 
 def list_architectures(pattern: str = "*") -> list[str]:
@@ -48,6 +87,7 @@ __all__ = [
     "__version__",
     "create_discriminator",
     "create_generator",
+    "get_host",
     "hookimpl",
     "list_architectures",
     "list_components",

@@ -1,7 +1,9 @@
-"""Typed configs, and recipe resolution: defaults < recipe < ``--set`` overrides.
+"""Typed configs: the dataclasses, the converter that fills them, ``--set`` parsing and the
+shape checks a recipe passes before any component is looked up.
 
 Every key is checked against a dataclass; an unknown key, a wrong type or an out-of-range
-value is a :class:`GanzooError` naming the recipe, the key and the fix.
+value is a :class:`GanzooError` naming the recipe, the key and the fix. Looking components
+up (recipe resolution) is :mod:`ganzoo.recipes`' job.
 """
 
 from __future__ import annotations
@@ -11,15 +13,19 @@ import dataclasses
 import difflib
 import types
 import typing
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Union
 
 import yaml
 
-from ganzoo.errors import AmbiguousNameError, GanzooError, UnknownComponentError
+from ganzoo.errors import GanzooError
 
+#: ``train.precision`` values (resolved for a device by :func:`ganzoo.devices.choose_fast_path`).
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+#: What ``ganzoo sample`` takes: fp16 autocast is a training setting for GPUs.
+SAMPLE_PRECISIONS = ("auto", "fp32", "bf16")
+
 
 
 @dataclass
@@ -97,7 +103,7 @@ class TrainConfig:
         if self.batch % self.accumulate:
             raise bad("accumulate",
                       f"must divide train.batch ({self.batch}), got {self.accumulate}")
-        from ganzoo.nn import augment
+        from ganzoo.nn import augment  # here, so that reading configs does not import torch
 
         try:
             augment.parse(self.augment)
@@ -231,8 +237,28 @@ def build_dataclass(cls: type, data: dict[str, Any], where: str,
 # -- overrides -------------------------------------------------------------------------------
 
 
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """``'train.lr=1e-4'`` -> (['train', 'lr'], '1e-4'); values are parsed as YAML."""
+@dataclass(frozen=True)
+class Override:
+    """One recipe value set from outside: ``--set KEY=VALUE`` (``text`` is what the user typed,
+    named in errors) or a typed CLI option such as ``--batch 32``."""
+
+    path: tuple[str, ...]
+    value: Any
+    text: str = ""
+
+    @classmethod
+    def setting(cls, key: str, value: Any) -> Override:
+        """A typed value for a dotted key, e.g. ``Override.setting("train.batch", 32)``."""
+        return cls(tuple(key.split(".")), value, f"{key}={value}")
+
+    @property
+    def key(self) -> str:
+        return ".".join(self.path)
+
+
+def parse_override(text: str) -> Override:
+    """``'train.lr=1e-4'`` -> the path ``("train", "lr")`` and the value ``1e-4``; values are
+    parsed as YAML."""
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep or not key or any(not part for part in key.split(".")):
@@ -243,25 +269,24 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError as exc:
         raise GanzooError(f"bad --set '{text}': the value is not valid YAML ({exc})") from exc
-    return key.split("."), value
+    return Override(tuple(key.split(".")), value, text)
 
 
-def apply_overrides(spec: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """A deep copy of ``spec`` with each ``KEY=VALUE`` set (keys are validated later)."""
+def apply_overrides(spec: dict[str, Any], overrides: Iterable[Override]) -> dict[str, Any]:
+    """A deep copy of ``spec`` with each override set (keys are validated later)."""
     spec = copy.deepcopy(spec)
-    for text in overrides:
-        path, value = parse_override(text)
+    for override in overrides:
         node = spec
-        for part in path[:-1]:
+        for part in override.path[:-1]:
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
-                raise GanzooError(f"bad --set '{text}': '{part}' is not a section")
+                raise GanzooError(f"bad --set '{override.text}': '{part}' is not a section")
             node = child
-        node[path[-1]] = value
+        node[override.path[-1]] = override.value
     return spec
 
 
-# -- recipe resolution -----------------------------------------------------------------------
+# -- shape checks ----------------------------------------------------------------------------
 
 RECIPE_KEYS = ("description", "paper", "generator", "discriminator", "loss", "regularizers",
                "train", "name")
@@ -292,169 +317,29 @@ def check_recipe_shape(spec: Any, where: str) -> TrainConfig:
     return train
 
 
-def resolve_spec(name: str, spec: dict[str, Any], registry: Any, source: str = "", *,
-                 plugin: str | None = None,
-                 overridden: Collection[str] = ()) -> ResolvedRecipe:
-    """Turn a recipe mapping into typed configs, looking each component up in ``registry``.
-
-    ``source`` (the file the recipe came from) is named in every error. ``plugin`` is the
-    plugin the recipe comes from: a short name the recipe writes resolves in that plugin first
-    (see ``Registry.resolve``), so another plugin's ``dcgan`` cannot break it. Names under
-    ``overridden`` keys (``--set`` paths such as ``generator.arch`` or ``loss``) are the
-    user's and resolve strictly: an ambiguous one is an error.
-    """
-    where = f"recipe '{name}'" + (f" (from {source})" if source else "")
-    train = check_recipe_shape(spec, where)
-
-    def by_user(key: str) -> bool:
-        return any(key == path or key.startswith(path + ".") for path in overridden)
-
-    def lookup(kind: str, value: str, at: str, prefer: str | None, user: bool) -> Any:
-        if user:
-            return registry.resolve(kind, value)
-        try:
-            return registry.resolve(kind, value, prefer=prefer)
-        except AmbiguousNameError as exc:
-            raise AmbiguousNameError(f"{at}: {exc}") from None
-
-    models = {}
-    for side in ("generator", "discriminator"):
-        section = dict(spec[side] or {})
-        arch_name = section.pop("arch", None)
-        if not isinstance(arch_name, str):
-            raise GanzooError(f"{where}: {side}.arch must name an architecture "
-                              "(see 'ganzoo zoo list --kind architecture')")
-        component = lookup("architecture", arch_name, f"{where}: {side}.arch", plugin,
-                           by_user(f"{side}.arch"))
-        cls = getattr(component.value, side)
-        if cls is None:
-            raise GanzooError(f"{where}: architecture '{component.full_name}' has no {side}")
-        cfg = build_dataclass(cls.config_class, section, f"{where}: {side}",
-                              forbidden=DERIVED_FIELDS)
-        models[side] = (component.full_name, cfg)
-
-    if "loss" in spec:
-        loss_component = lookup("loss", spec["loss"], f"{where}: loss", plugin, by_user("loss"))
-    else:  # ganzoo's default, not a name the recipe wrote: ganzoo's (or its replacement)
-        loss_component = lookup("loss", "bce-ns", f"{where}: loss", "ganzoo", False)
-    loss = loss_component.full_name
-
-    def regularizer(value: str, at: str, companion: bool) -> Any:
-        if companion:  # named by the loss's plugin
-            return lookup("regularizer", value, at, loss_component.plugin, False)
-        return lookup("regularizer", value, at, plugin, by_user("regularizers"))
-
-    regs = _resolve_regularizers(where, loss_component, spec.get("regularizers"), registry,
-                                 regularizer)
-
-    return ResolvedRecipe(
-        name=name,
-        description=str(spec.get("description", "")),
-        paper=str(spec.get("paper", "")),
-        generator_arch=models["generator"][0],
-        generator=models["generator"][1],
-        discriminator_arch=models["discriminator"][0],
-        discriminator=models["discriminator"][1],
-        loss=loss,
-        regularizers=regs,
-        train=train,
-    )
+# Widths and latent sizes are checked before a model is built, so that a typo or an edited
+# file is one clear error instead of a traceback from deep inside torch, or an attempt to
+# allocate terabytes. The rule goes by field name, in every architecture's config (plugins'
+# too): far above any real GAN (StyleGAN's widths are 512), far below what breaks memory.
+MAX_SIZE = 65536
+SIZE_FIELDS = {"nz": 1, "ngf": 1, "ndf": 1, "channels": 1, "num_classes": 0}  # -> the minimum
 
 
-def _regularizer_spec(item: Any, where: str, registry: Any) -> RegularizerSpec:
-    reg = (RegularizerSpec(item) if isinstance(item, str)
-           else build_dataclass(RegularizerSpec, item, where))
-    reg.name = registry.resolve("regularizer", reg.name).full_name
-    if reg.interval is not None and reg.interval < 1:
-        raise GanzooError(f"{where}.interval must be at least 1, got {reg.interval}")
-    if reg.weight is not None and reg.weight < 0:
-        raise GanzooError(f"{where}.weight must be >= 0 (0 turns the regularizer off), "
-                          f"got {reg.weight}")
-    return reg
-
-
-def _resolve_regularizers(where: str, loss: Any, raw: Any, registry: Any,
-                          lookup: Callable[[str, str, bool], Any]) -> list[RegularizerSpec]:
-    """The loss's companion regularizers merged with the recipe's, every value filled in.
-
-    A recipe entry naming a companion overrides the fields it sets (``weight: 0`` turns it
-    off); the result states exactly what the training core will run. ``lookup(name, at,
-    companion)`` finds a regularizer by name: a companion's in the loss's plugin first.
-    """
-
-    def named(item: Any, at: str, companion: bool) -> Any:
-        """``item`` with its name made full (a malformed item is _regularizer_spec's to report)."""
-        name = item.get("name") if isinstance(item, Mapping) else item
-        if not isinstance(name, str):
-            return item
-        full = lookup(name, at, companion).full_name
-        return {**item, "name": full} if isinstance(item, Mapping) else full
-
-    merged: dict[str, RegularizerSpec] = {}
-    for i, item in enumerate(loss.value.regularizers):
-        at = f"{where}: loss '{loss.full_name}' regularizers[{i}]"
-        try:
-            reg = _regularizer_spec(named(item, at, True), at, registry)
-        except UnknownComponentError as exc:
-            raise GanzooError(f"{at}: {exc}; the plugin providing the loss needs it") from exc
-        merged[reg.name] = reg
-    raw = [] if raw in (None, "") else raw if isinstance(raw, list) else [raw]  # "regularizers="
-    seen: set[str] = set()
-    for i, item in enumerate(raw):
-        at = f"{where}: regularizers[{i}]"
-        reg = _regularizer_spec(named(item, at, False), at, registry)
-        if reg.name in seen:
-            raise GanzooError(f"{where}: regularizers lists '{reg.name}' twice; "
-                              "give it once with its weight and interval")
-        seen.add(reg.name)
-        base = merged.get(reg.name)
-        if base is not None:
-            reg = RegularizerSpec(reg.name,
-                                  base.weight if reg.weight is None else reg.weight,
-                                  base.interval if reg.interval is None else reg.interval)
-        merged[reg.name] = reg
-    for reg in merged.values():
-        defaults = registry.get("regularizer", reg.name)
-        reg.weight = float(defaults.weight) if reg.weight is None else reg.weight
-        reg.interval = defaults.interval if reg.interval is None else reg.interval
-    return list(merged.values())
-
-
-def bare_architecture_spec(arch: str) -> dict[str, Any]:
-    """The recipe ``--arch NAME`` means when NAME is an architecture, not a recipe."""
-    return {
-        "description": f"architecture '{arch}' with its defaults",
-        "generator": {"arch": arch},
-        "discriminator": {"arch": arch},
-    }
-
-
-def resolve_recipe(name: str, overrides: list[str] | None = None,
-                   registry: Any = None) -> ResolvedRecipe:
-    """What ``ganzoo train --arch NAME --set ...`` trains: a recipe, or a bare architecture."""
-    from ganzoo.errors import UnknownComponentError
-    from ganzoo.plugins import get_registry
-
-    registry = registry or get_registry()
-    try:
-        recipe = registry.resolve("recipe", name)
-        spec, full, plugin = dict(recipe.value.spec), recipe.name, recipe.plugin
-        source = getattr(recipe.value, "source", "")
-    except UnknownComponentError:
-        try:
-            arch = registry.resolve("architecture", name)
-        except UnknownComponentError:
-            known = sorted(set(registry.names("recipe")) | set(registry.names("architecture")))
-            close = difflib.get_close_matches(name.split(":")[-1], known, n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
-            raise UnknownComponentError(
-                f"unknown arch '{name}'.{hint} Known recipes and architectures: "
-                f"{', '.join(known)} (see 'ganzoo zoo list')"
-            ) from None
-        spec, full, source = bare_architecture_spec(arch.full_name), arch.name, ""
-        plugin = arch.plugin
-    if overrides:  # an error may be the override's, not the file's: name the recipe only
-        keys = [".".join(parse_override(text)[0]) for text in overrides]
-        return resolve_spec(full, apply_overrides(spec, overrides), registry, plugin=plugin,
-                            overridden=keys)
-    return resolve_spec(full, spec, registry, source, plugin=plugin)
+def check_sizes(side: str, config: Any, arch: str, fix: str | None = None) -> None:
+    """Refuse a size-like int field (:data:`SIZE_FIELDS`) outside [minimum, MAX_SIZE];
+    ``fix`` says how to correct it where the config came from a file."""
+    if not dataclasses.is_dataclass(config):
+        return
+    for f in dataclasses.fields(config):
+        low, value = SIZE_FIELDS.get(f.name), getattr(config, f.name)
+        if low is None or not isinstance(value, int) or isinstance(value, bool):
+            continue
+        if low <= value <= MAX_SIZE:
+            continue
+        if fix is None and f.name in DERIVED_FIELDS:
+            fix = "it is set from the data, so the config it came from was edited or damaged"
+        elif fix is None:
+            default = f" (the default is {f.default})" if isinstance(f.default, int) else ""
+            fix = f"set a sensible size with --set {side}.{f.name}=N{default}"
+        raise GanzooError(f"{side}.{f.name} must be between {low} and {MAX_SIZE}, got {value} "
+                          f"(architecture '{arch}'); {fix}")

@@ -1,4 +1,4 @@
-"""The one exception type the CLI turns into a clean one-line error."""
+"""Every error type of ganzoo; :class:`GanzooError` is the one the CLI prints as one line."""
 
 from __future__ import annotations
 
@@ -23,3 +23,7 @@ class AmbiguousNameError(GanzooError):
 
 class PluginAPIError(GanzooError):
     """A plugin written for plugin API versions this ganzoo does not provide."""
+
+
+class Diverged(GanzooError):
+    """A loss or a parameter became NaN or Inf."""

@@ -19,11 +19,29 @@ list`` with the reason, and everything else keeps working. A plugin module may d
 plugin API versions it was written for, ``GANZOO_PLUGIN_API = (1, 1)`` (or ``1`` or
 ``"1..2"``); ganzoo provides ``ganzoo.PLUGIN_API`` and reports a plugin outside its range as
 failed, saying what to upgrade or pin.
+
+Each ``register`` callback has a typed :class:`~typing.Protocol` in :mod:`ganzoo.hooktypes`
+(``RegisterArchitecture``, ``RegisterLoss``, ...): annotate a hook's parameter with it and an
+editor checks every call.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pluggy
+
+if TYPE_CHECKING:
+    import typer
+
+    from ganzoo.hooktypes import (
+        RegisterArchitecture,
+        RegisterDataset,
+        RegisterFeatureExtractor,
+        RegisterLoss,
+        RegisterRecipe,
+        RegisterRegularizer,
+    )
 
 hookspec = pluggy.HookspecMarker("ganzoo")
 
@@ -33,7 +51,7 @@ hookspec = pluggy.HookspecMarker("ganzoo")
 
 
 @hookspec
-def register_architectures(register):
+def register_architectures(register: RegisterArchitecture) -> None:
     """Register generator and/or discriminator architectures.
 
     :param register: ``register(name, *, generator=None, discriminator=None,
@@ -66,7 +84,7 @@ def register_architectures(register):
     Example::
 
         @ganzoo.hookimpl
-        def register_architectures(register):
+        def register_architectures(register: RegisterArchitecture) -> None:
             register("acme-gan", generator=AcmeG, discriminator=AcmeD,
                      description="A toy GAN", paper="https://arxiv.org/abs/...")
     """
@@ -78,7 +96,7 @@ def register_architectures(register):
 
 
 @hookspec
-def register_losses(register):
+def register_losses(register: RegisterLoss) -> None:
     """Register adversarial losses.
 
     :param register: ``register(name, *, d_loss, g_loss, description="", paper="",
@@ -111,7 +129,7 @@ def register_losses(register):
     Example::
 
         @ganzoo.hookimpl
-        def register_losses(register):
+        def register_losses(register: RegisterLoss) -> None:
             register("softplus-ns",
                      d_loss=lambda r, f: (F.softplus(-r) + F.softplus(f)).mean(),
                      g_loss=lambda f, r: F.softplus(-f).mean(),
@@ -121,7 +139,7 @@ def register_losses(register):
 
 
 @hookspec
-def register_regularizers(register):
+def register_regularizers(register: RegisterRegularizer) -> None:
     """Register discriminator regularizers (R1, gradient penalty, drift, ...).
 
     :param register: ``register(name, *, fn, weight=1.0, interval=1, description="",
@@ -139,7 +157,7 @@ def register_regularizers(register):
     Example::
 
         @ganzoo.hookimpl
-        def register_regularizers(register):
+        def register_regularizers(register: RegisterRegularizer) -> None:
             register("logit-l2", fn=lambda D, real, fake, labels: D(real, labels).square().mean(),
                      weight=1e-3, description="keeps real logits small")
     """
@@ -151,7 +169,7 @@ def register_regularizers(register):
 
 
 @hookspec
-def register_datasets(register):
+def register_datasets(register: RegisterDataset) -> None:
     """Register named datasets usable as ``train.dataset`` or ``--data NAME``.
 
     :param register: ``register(name, *, load, description="", replaces=None)``.
@@ -163,7 +181,7 @@ def register_datasets(register):
     Example::
 
         @ganzoo.hookimpl
-        def register_datasets(register):
+        def register_datasets(register: RegisterDataset) -> None:
             def load(resolution):
                 images = read_my_images(resolution)  # uint8 [N, C, resolution, resolution]
                 return ImageData(images, source="acme-faces")
@@ -178,7 +196,7 @@ def register_datasets(register):
 
 
 @hookspec
-def register_recipes(register):
+def register_recipes(register: RegisterRecipe) -> None:
     """Register training recipes (the rows of the zoo).
 
     :param register: ``register(name, recipe)`` where ``recipe`` is a mapping shaped like an
@@ -197,7 +215,7 @@ def register_recipes(register):
     Example::
 
         @ganzoo.hookimpl
-        def register_recipes(register):
+        def register_recipes(register: RegisterRecipe) -> None:
             register("acme-gan-32", {
                 "description": "acme-gan at 32x32",
                 "generator": {"arch": "acme:acme-gan", "width": 64},
@@ -214,7 +232,7 @@ def register_recipes(register):
 
 
 @hookspec
-def register_feature_extractors(register):
+def register_feature_extractors(register: RegisterFeatureExtractor) -> None:
     """Register feature extractors: the fixed networks ``ganzoo eval`` measures images with.
 
     :param register: ``register(name, *, load, sha256="", channels=(1, 3),
@@ -235,7 +253,7 @@ def register_feature_extractors(register):
     Example::
 
         @ganzoo.hookimpl
-        def register_feature_extractors(register):
+        def register_feature_extractors(register: RegisterFeatureExtractor) -> None:
             register("acme-faces", load=lambda device="cpu", **options: AcmeNet().to(device),
                      sha256=ACME_WEIGHTS_SHA256, channels=(3,), resize="bilinear to 112x112",
                      description="face-recognition embedding for face GANs")
@@ -248,7 +266,7 @@ def register_feature_extractors(register):
 
 
 @hookspec
-def register_commands(app):
+def register_commands(app: typer.Typer) -> None:
     """Add commands to the ``ganzoo`` command line.
 
     :param app: the :class:`typer.Typer` application; decorate functions with
@@ -258,7 +276,7 @@ def register_commands(app):
     Example::
 
         @ganzoo.hookimpl
-        def register_commands(app):
+        def register_commands(app: typer.Typer) -> None:
             @app.command("acme-stats")
             def acme_stats(run: str) -> None:
                 # typer turns the parameters into arguments and options

@@ -7,7 +7,7 @@
     pictures = gen.images(16, seed=0)          # PIL images
     gen.run(z, labels)                         # your own latents: z [N, nz] float32
 
-The model's ganzoo metadata (:mod:`ganzoo.export.metadata`) says the latent size, image shape,
+The model's ganzoo metadata (:mod:`ganzoo.store.onnx_metadata`) says the latent size, image shape,
 output layout and classes; latents come from :mod:`ganzoo.latents`, so a seed gives the same
 images here as ``ganzoo sample`` gives with torch.
 """
@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from ganzoo.errors import GanzooError
-from ganzoo.export.metadata import GeneratorMetadata
 from ganzoo.latents import class_labels, sample_latents
+from ganzoo.store.onnx_metadata import GeneratorMetadata
 
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"

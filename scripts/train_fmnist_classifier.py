@@ -3,7 +3,7 @@
 Trains ``FMNISTClassifier`` on the 60k-image train split from a fixed seed, reports accuracy on
 the held-out 10k test split (never used for any choice during training), refuses to write
 weights below ``--min-accuracy``, and prints the file's sha256 for
-``ganzoo.metrics.extractors.FMNIST_WEIGHTS_SHA256``.
+``ganzoo.metrics.fmnist.FMNIST_WEIGHTS_SHA256``.
 
     python scripts/train_fmnist_classifier.py            # about 2 min on 2 idle CPU cores
 
@@ -28,12 +28,8 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ganzoo.metrics.extractors import (  # noqa: E402
-    FMNIST_ARCH,
-    FMNIST_WEIGHTS_PATH,
-    FMNISTClassifier,
-    file_sha256,
-)
+from ganzoo.metrics.fmnist import FMNIST_ARCH, FMNIST_WEIGHTS_PATH, FMNISTClassifier  # noqa: E402
+from ganzoo.metrics.networks import file_sha256  # noqa: E402
 
 SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 REPO_DIR = ROOT / "ganzoo" / "data" / "fashion_mnist"

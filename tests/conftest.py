@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ganzoo import plugins
+from ganzoo import host
 
 ROOT = Path(__file__).resolve().parent.parent
 # Tiny models so CLI runs take seconds on two cores.
@@ -29,9 +29,9 @@ def one_thread():
 @pytest.fixture(autouse=True)
 def _fresh_plugins():
     """Each test sees a freshly loaded plugin host and leaves none behind."""
-    plugins.reset()
+    host.reset()
     yield
-    plugins.reset()
+    host.reset()
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,

@@ -12,19 +12,14 @@ import torch
 from PIL import Image
 from torch import nn
 
-from ganzoo import plugins
-from ganzoo.config import resolve_recipe
+from ganzoo import create_discriminator, create_generator, host, load_generator, resolve_recipe
+from ganzoo.build import build_pair
 from ganzoo.data import load_data
 from ganzoo.errors import GanzooError
+from ganzoo.host import get_table
 from ganzoo.images import to_uint8
 from ganzoo.latents import sample_latents
-from ganzoo.models import (
-    build_pair,
-    create_discriminator,
-    create_generator,
-    load_generator,
-    with_data_shape,
-)
+from ganzoo.recipes import with_data_shape
 from ganzoo.zoo.sngan import SNDCGANDiscriminator, SNDCGANDiscriminatorConfig
 from tests.conftest import run_cli
 
@@ -34,13 +29,13 @@ TINY_WIDTHS = {"ngf": 4, "ndf": 4}
 def _registered() -> list[tuple[str, str, int]]:
     """(architecture, side, resolution) for every model the installed plugins register."""
     cases = []
-    for component in plugins.get_registry().components("architecture"):
+    for component in host.get_table().components("architecture"):
         for side in ("generator", "discriminator"):
             cls = getattr(component.value, side)
             if cls is not None:
                 cases += [(component.full_name, side, r)
                           for r in getattr(cls, "resolutions", (32,))]
-    plugins.reset()
+    host.reset()
     return cases
 
 
@@ -53,7 +48,7 @@ def _tiny_config(cls: type, resolution: int, channels: int, num_classes: int = 0
 
 @pytest.mark.parametrize(("arch", "side", "resolution"), _registered())
 def test_forward_at_every_claimed_resolution(arch, side, resolution):
-    component = plugins.get_registry().resolve("architecture", arch)
+    component = host.get_table().resolve("architecture", arch)
     cls = getattr(component.value, side)
     assert component.value.description and component.value.paper
     num_classes = 3 if getattr(cls, "conditional", False) else 0
@@ -133,13 +128,13 @@ def test_unconditional_sngan_resnet_has_no_class_parameters():
 
 
 def test_conditional_runs_need_conditional_models():
-    data = load_data("fashion-mnist", 32)
+    data = load_data("fashion-mnist", 32, table=get_table())
     recipe = with_data_shape(resolve_recipe("dcgan", ["train.conditional=true"]), 1, 10)
     with pytest.raises(GanzooError, match="ignores class labels; use a conditional"):
-        build_pair(recipe)
+        build_pair(recipe, table=get_table())
     recipe = with_data_shape(resolve_recipe("dcgan-cond", ["train.conditional=false"]),
                              data.channels, data.num_classes)
-    g, d = build_pair(recipe)  # without labels it is a plain DCGAN
+    g, d = build_pair(recipe, table=get_table())  # without labels it is a plain DCGAN
     names = [n for n, _ in [*g.named_parameters(), *d.named_parameters()]]
     assert not any("gamma" in n or "embed" in n for n in names)
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ganzoo.config import resolve_recipe
+from ganzoo import resolve_recipe
 from ganzoo.data import load_data
 from ganzoo.errors import GanzooError
-from ganzoo.models import with_data_shape
+from ganzoo.host import get_table
 from ganzoo.nn import augment
-from ganzoo.train import train
+from ganzoo.recipes import with_data_shape
+from ganzoo.train.loop import train
 
 
 def _dot_images(n: int = 64, size: int = 16) -> torch.Tensor:
@@ -87,11 +88,11 @@ def test_training_with_every_augmentation_runs_and_reaches_the_discriminator(tmp
     recipe = resolve_recipe("dcgan", ["generator.ngf=8", "discriminator.ndf=8", "train.batch=16",
                                       "train.augment=color,translation,cutout",
                                       "train.precision=fp32"])
-    data = load_data("fashion-mnist", 32)
+    data = load_data("fashion-mnist", 32, table=get_table())
     recipe = with_data_shape(recipe, data.channels, data.num_classes)
     seen = []
     trainer = train(recipe, data, tmp_path / "run", torch.device("cpu"), steps=1,
-                    show_progress=False)
+                    show_progress=False, table=get_table())
     trainer.D.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach()))
     trainer.fit(2, show_progress=False)
     assert trainer.step == 2

@@ -1,10 +1,11 @@
 """The bad-input catalogue (docs/bad-inputs.md), row by row, through the real command line.
 
-Every row is a real ``ganzoo`` command line in its own process (see tests/cli_batch.py, which
-runs them all behind one torch import). A bad input must give exit status 2, one line
-starting ``error:`` that says what was wrong and how to fix it, no traceback, and leave every
-file that was already there untouched. Rows where ganzoo copes (a folder with broken files, a
-broken plugin, a truncated newest checkpoint) must train and warn.
+Every row is a real ``ganzoo`` command line in its own process (see
+tests/helpers/cli_batch.py, which runs them all behind one torch import). A bad input must
+give exit status 2, one line starting ``error:`` that says what was wrong and how to fix it,
+no traceback, and leave every file that was already there untouched. Rows where ganzoo copes
+(a folder with broken files, a broken plugin, a truncated newest checkpoint) must train and
+warn.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ import pytest
 import torch
 from PIL import Image
 
-from ganzoo.train import checkpoint as ckpt
+from ganzoo.host import get_table
+from ganzoo.store import checkpoint as ckpt
 from ganzoo.train.launch import start_run
-from tests.cli_batch import Call, run_cli_batch
+from tests.helpers.cli_batch import Call, run_cli_batch
 
 TINY = ["--set", "generator.ngf=8", "--set", "discriminator.ndf=8", "--set", "train.batch=16"]
 ENV = {"OMP_NUM_THREADS": "1"}  # two busy cores: one thread per process is much faster
@@ -200,8 +202,8 @@ def _(tmp, base):
 @row("generator-file-huge-nz", "generator.safetensors: its metadata was edited or damaged",
      "generator.nz must be between 1 and 65536, got 1099511627776", "ganzoo export RUN")
 def _(tmp, base):
-    from ganzoo.export.safetensors import generator_bytes
-    from ganzoo.models import load_generator
+    from ganzoo import load_generator
+    from ganzoo.store.generator_file import generator_bytes
 
     G, info = load_generator(base)
     config = {**dataclasses.asdict(info["generator_config"]), "nz": 1 << 40}
@@ -438,7 +440,7 @@ def catalogue(tmp_path_factory):
     try:
         base = start_run("dcgan", ["generator.ngf=8", "discriminator.ndf=8", "train.batch=16",
                                    "train.steps=4", "train.checkpoint_every=2"], None,
-                         tmp / "base", tmp, "cpu", quiet=True)
+                         tmp / "base", tmp, "cpu", quiet=True, table=get_table())
     finally:
         torch.set_num_threads(threads)
     calls, kept = [], {}
@@ -550,7 +552,7 @@ def test_a_run_that_fails_to_start_takes_back_only_what_it_wrote(tmp_path, one_t
     import types
 
     import ganzoo
-    from ganzoo import plugins
+    from ganzoo import host
     from ganzoo.errors import GanzooError
     from ganzoo.zoo.dcgan import DCGANDiscriminator, DCGANGenerator
 
@@ -565,18 +567,19 @@ def test_a_run_that_fails_to_start_takes_back_only_what_it_wrote(tmp_path, one_t
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "notes.txt").write_text("keep\n")
-    plugins.register_plugin(plugin, "boomer")
+    host.register_plugin(plugin, "boomer")
     try:
         for out in (tmp_path / "new" / "run", mine):
             with pytest.raises(GanzooError, match=r"cannot build the generator of architecture "
                                                   r"'boomer:boom' from the config nz=100, .*ngf=8"
                                                   r".*MemoryError: no room for that"):
-                start_run("boom", SMALL, None, out, tmp_path, "cpu", quiet=True)
+                start_run("boom", SMALL, None, out, tmp_path, "cpu", quiet=True, table=get_table())
     finally:
-        plugins.unregister_plugin(plugin, "boomer")
+        host.unregister_plugin(plugin, "boomer")
     assert not (tmp_path / "new" / "run").exists()
     assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
-    run = start_run("dcgan", [*SMALL, "train.steps=1"], None, mine, tmp_path, "cpu", quiet=True)
+    run = start_run("dcgan", [*SMALL, "train.steps=1"], None, mine, tmp_path, "cpu", quiet=True,
+                    table=get_table())
     assert [s for s, _ in ckpt.list_checkpoints(run)] == [1]
     assert (mine / "notes.txt").read_text() == "keep\n"
 

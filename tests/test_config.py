@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ganzoo.config import resolve_recipe, resolve_spec
+from ganzoo import resolve_recipe
 from ganzoo.errors import GanzooError, UnknownComponentError
-from ganzoo.plugins import get_registry
+from ganzoo.host import get_table
+from ganzoo.recipes import resolve_spec
 from ganzoo.zoo.recipes import read_recipes, registry_path
 
 
@@ -74,7 +75,7 @@ def test_bare_architecture_resolves_with_defaults():
 ])
 def test_malformed_recipe_entries(spec, message):
     with pytest.raises(GanzooError, match=message):
-        resolve_spec("bad", spec, get_registry())
+        resolve_spec("bad", spec, get_table())
 
 
 def test_registry_yaml_errors_name_the_file(tmp_path):

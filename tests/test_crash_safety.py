@@ -19,14 +19,14 @@ import pytest
 import torch
 
 import ganzoo
-from ganzoo import fileio, plugins
-from ganzoo.config import resolve_recipe
+from ganzoo import fileio, host, resolve_recipe
 from ganzoo.data import load_data
 from ganzoo.errors import GanzooError
-from ganzoo.models import with_data_shape
-from ganzoo.train import checkpoint as ckpt
-from ganzoo.train import train
+from ganzoo.host import get_table
+from ganzoo.recipes import with_data_shape
+from ganzoo.store import checkpoint as ckpt
 from ganzoo.train.launch import start_run
+from ganzoo.train.loop import train
 from ganzoo.train.signals import TrainingInterrupted
 from tests.conftest import TINY, run_cli
 
@@ -39,7 +39,7 @@ def tiny():
     recipe = resolve_recipe("dcgan", ["generator.ngf=8", "discriminator.ndf=8", "train.batch=16",
                                       "train.checkpoint_every=2", "train.log_every=1",
                                       "train.precision=fp32"])
-    data = load_data("fashion-mnist", recipe.train.resolution)
+    data = load_data("fashion-mnist", recipe.train.resolution, table=get_table())
     return with_data_shape(recipe, data.channels, data.num_classes), data
 
 
@@ -199,18 +199,19 @@ def _signalling_loss(step: int, times: int):
 def test_ctrl_c_saves_the_finished_step_and_twice_stops_at_once(tmp_path, one_thread, times,
                                                                  saved):
     plugin = _signalling_loss(step=3, times=times)
-    plugins.register_plugin(plugin, "sig")
+    host.register_plugin(plugin, "sig")
     try:
         recipe = resolve_recipe("dcgan", ["generator.ngf=8", "discriminator.ndf=8",
                                           "train.batch=16", "train.checkpoint_every=2",
                                           "loss=ctrl-c", "train.precision=fp32"])
-        data = load_data("fashion-mnist", recipe.train.resolution)
+        data = load_data("fashion-mnist", recipe.train.resolution, table=get_table())
         recipe = with_data_shape(recipe, data.channels, data.num_classes)
         handler = signal.getsignal(signal.SIGINT)
         with pytest.raises(TrainingInterrupted) as info:
-            train(recipe, data, tmp_path / "run", CPU, steps=10, show_progress=False)
+            train(recipe, data, tmp_path / "run", CPU, steps=10, show_progress=False,
+                  table=get_table())
     finally:
-        plugins.unregister_plugin(plugin, "sig")
+        host.unregister_plugin(plugin, "sig")
     assert signal.getsignal(signal.SIGINT) is handler  # restored
     assert info.value.exit_code == 130
     assert [s for s, _ in ckpt.list_checkpoints(tmp_path / "run")] == saved
@@ -227,7 +228,7 @@ def test_disk_full_during_a_checkpoint_keeps_the_previous_one(tmp_path, tiny, mo
                                                               one_thread):
     recipe, data = tiny
     run = tmp_path / "run"
-    train(recipe, data, run, CPU, steps=2, show_progress=False)
+    train(recipe, data, run, CPU, steps=2, show_progress=False, table=get_table())
     good = ckpt.checkpoint_path(run, 2)
     before = good.read_bytes()
 
@@ -237,7 +238,7 @@ def test_disk_full_during_a_checkpoint_keeps_the_previous_one(tmp_path, tiny, mo
 
     monkeypatch.setattr(fileio, "_write_all", disk_full)
     with pytest.raises(GanzooError) as info:  # step 4 checkpoints; samples come at the end, 5
-        train(recipe, data, run, CPU, steps=5, resume=True, show_progress=False)
+        train(recipe, data, run, CPU, steps=5, resume=True, show_progress=False, table=get_table())
     message = str(info.value)
     assert "could not write checkpoint" in message and "step-0000004" in message
     assert "No space left on device" in message
@@ -247,7 +248,7 @@ def test_disk_full_during_a_checkpoint_keeps_the_previous_one(tmp_path, tiny, mo
     assert [p.name for p in (run / "checkpoints").iterdir()] == [good.name]  # no temp file
 
     monkeypatch.undo()
-    train(recipe, data, run, CPU, steps=4, resume=True, show_progress=False)
+    train(recipe, data, run, CPU, steps=4, resume=True, show_progress=False, table=get_table())
     assert ckpt.read_checkpoint(ckpt.checkpoint_path(run, 4))[1]["step"] == "4"
 
 
@@ -259,14 +260,15 @@ def test_disk_full_outside_checkpoints_is_a_clear_error(tmp_path, monkeypatch, o
     with pytest.raises(GanzooError, match=r"writing to .*run failed .*No space left on device.*"
                                           r"continue with 'ganzoo train --resume"):
         start_run("dcgan", ["generator.ngf=8", "discriminator.ndf=8", "train.batch=16",
-                            "train.steps=2"], None, tmp_path / "run", tmp_path, "cpu", quiet=True)
+                            "train.steps=2"], None, tmp_path / "run", tmp_path, "cpu", quiet=True,
+                            table=get_table())
     assert (tmp_path / "run" / "config.json").is_file()  # kept: the error says to resume it
 
 
 def test_a_damaged_checkpoint_fails_its_digest_and_resume_falls_back(tmp_path, tiny, one_thread):
     recipe, data = tiny
     run = tmp_path / "run"
-    train(recipe, data, run, CPU, steps=4, show_progress=False)
+    train(recipe, data, run, CPU, steps=4, show_progress=False, table=get_table())
     newest = ckpt.checkpoint_path(run, 4)
     raw = bytearray(newest.read_bytes())
     raw[-100] ^= 0x01  # one flipped bit in a weight: structurally still a valid file
@@ -281,7 +283,7 @@ def test_old_checkpoints_are_pruned_only_after_the_new_one_reads_back(tmp_path, 
                                                                      monkeypatch, one_thread):
     recipe, data = tiny
     run = tmp_path / "run"
-    trainer = train(recipe, data, run, CPU, steps=2, show_progress=False)
+    trainer = train(recipe, data, run, CPU, steps=2, show_progress=False, table=get_table())
     stale = run / "checkpoints" / ".step-0000002.safetensors.tmp-99999"
     stale.write_bytes(b"left by a killed writer")
 
@@ -304,7 +306,7 @@ def test_exactly_keep_checkpoints_are_kept(tmp_path, tiny, one_thread):
     recipe, data = tiny
     recipe = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train,
                                                                    keep_checkpoints=3))
-    train(recipe, data, tmp_path / "run", CPU, steps=10, show_progress=False)
+    train(recipe, data, tmp_path / "run", CPU, steps=10, show_progress=False, table=get_table())
     assert [s for s, _ in ckpt.list_checkpoints(tmp_path / "run")] == [6, 8, 10]
 
 
@@ -315,7 +317,8 @@ def test_resume_before_the_first_checkpoint_starts_from_step_0(tmp_path, tiny, o
     run = tmp_path / "run"
     run.mkdir()
     (run / "metrics.jsonl").write_text('{"step": 1, "d_loss": 1.0}\n{"step": 2, "d_l')
-    trainer = train(recipe, data, run, CPU, steps=2, resume=True, show_progress=False)
+    trainer = train(recipe, data, run, CPU, steps=2, resume=True, show_progress=False,
+                    table=get_table())
     assert trainer.step == 2 and "no checkpoint yet; starting it from step 0" in (
         capsys.readouterr().err)
     assert metric_steps(run) == [1, 2]

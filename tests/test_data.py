@@ -12,6 +12,7 @@ from PIL import Image
 from ganzoo.data import BatchStream, load_data, load_folder, load_npz
 from ganzoo.data.loaders import read_idx
 from ganzoo.errors import GanzooError
+from ganzoo.host import get_table
 
 
 def _png(path, size, mode="RGB", value=128):
@@ -20,7 +21,7 @@ def _png(path, size, mode="RGB", value=128):
 
 
 def test_embedded_fashion_mnist():
-    data = load_data("fashion-mnist", 32)
+    data = load_data("fashion-mnist", 32, table=get_table())
     assert data.images.shape == (10000, 1, 32, 32) and data.images.dtype == torch.uint8
     assert data.num_classes == 10 and data.class_names[0] == "T-shirt/top"
     assert 60 < data.images.float().mean() < 90  # mostly dark background, real clothing
@@ -49,9 +50,9 @@ def test_grayscale_folder_gives_one_channel_and_no_labels(tmp_path):
 
 def test_empty_folder_and_missing_path(tmp_path):
     with pytest.raises(GanzooError, match="no images found under"):
-        load_data(str(tmp_path), 32)
+        load_data(str(tmp_path), 32, table=get_table())
     with pytest.raises(GanzooError, match="no such file or folder"):
-        load_data(str(tmp_path / "nope"), 32)
+        load_data(str(tmp_path / "nope"), 32, table=get_table())
 
 
 def test_all_corrupt_folder_is_an_error(tmp_path):
@@ -85,7 +86,7 @@ def test_idx_round_trip_and_truncation(tmp_path):
 
 
 def test_batch_stream_is_resumable_and_shards():
-    data = load_data("fashion-mnist", 16)
+    data = load_data("fashion-mnist", 16, table=get_table())
     a = BatchStream(data, 8, seed=3)
     batches = [a.next()[0] for _ in range(5)]
     b = BatchStream(data, 8, seed=3)

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from ganzoo import create_discriminator, create_generator
 from ganzoo.errors import GanzooError
-from ganzoo.models import create_discriminator, create_generator
 from ganzoo.zoo.dcgan import DCGANDiscriminatorConfig, DCGANGeneratorConfig
 
 

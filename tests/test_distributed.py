@@ -11,13 +11,13 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from ganzoo import plugins
-from ganzoo.config import resolve_recipe
+from ganzoo import host, resolve_recipe
 from ganzoo.data import load_data
-from ganzoo.models import with_data_shape
-from ganzoo.train import train
+from ganzoo.host import get_table
+from ganzoo.recipes import with_data_shape
+from ganzoo.train.loop import train
 from tests.conftest import read_metrics, run_cli
-from tests.toy_arch import ToyPlugin
+from tests.helpers.toy_arch import ToyPlugin
 
 COMMON = ["train", "--set", "generator.ngf=8", "--set", "discriminator.ndf=8",
           "--precision", "fp32", "--steps", "3", "-q", "--set", "train.log_every=1"]
@@ -80,21 +80,21 @@ def test_gradient_accumulation_matches_the_whole_batch(tmp_path):
     """Without BatchNorm (whose statistics depend on the split), accumulating two half
     batches must give the whole batch's update."""
     plugin = ToyPlugin()
-    plugins.register_plugin(plugin, "toy")
+    host.register_plugin(plugin, "toy")
     try:
         results = []
         for accumulate in (1, 2):
             recipe = resolve_recipe("mlp", ["train.resolution=16", "train.batch=16",
                                             "train.precision=fp32",
                                             f"train.accumulate={accumulate}"])
-            data = load_data("fashion-mnist", 16)
+            data = load_data("fashion-mnist", 16, table=get_table())
             recipe = with_data_shape(recipe, data.channels, data.num_classes)
             trainer = train(recipe, data, tmp_path / str(accumulate), torch.device("cpu"),
-                            steps=3, show_progress=False)
+                            steps=3, show_progress=False, table=get_table())
             results.append(trainer)
         for p, q in zip(results[0].G.parameters(), results[1].G.parameters()):
             torch.testing.assert_close(q, p, rtol=1e-5, atol=1e-6)
         for p, q in zip(results[0].D.parameters(), results[1].D.parameters()):
             torch.testing.assert_close(q, p, rtol=1e-5, atol=1e-6)
     finally:
-        plugins.unregister_plugin(plugin, "toy")
+        host.unregister_plugin(plugin, "toy")

@@ -9,13 +9,13 @@ import torch
 import torch.nn.functional as F
 
 import ganzoo
-from ganzoo import plugins
-from ganzoo.config import resolve_recipe
+from ganzoo import host, resolve_recipe
 from ganzoo.data import load_data
-from ganzoo.models import with_data_shape
-from ganzoo.train import checkpoint as ckpt
-from ganzoo.train import train
-from ganzoo.train.guard import Diverged
+from ganzoo.errors import Diverged
+from ganzoo.host import get_table
+from ganzoo.recipes import with_data_shape
+from ganzoo.store import checkpoint as ckpt
+from ganzoo.train.loop import train
 
 CPU = torch.device("cpu")
 TINY = ["generator.ngf=8", "discriminator.ndf=8", "train.batch=16", "train.precision=fp32"]
@@ -46,20 +46,21 @@ def nan_loss_plugin(bad_call: int) -> types.SimpleNamespace:
 
 def tiny(*overrides: str):
     recipe = resolve_recipe("dcgan", [*TINY, *overrides])
-    data = load_data("fashion-mnist", recipe.train.resolution)
+    data = load_data("fashion-mnist", recipe.train.resolution, table=get_table())
     return with_data_shape(recipe, data.channels, data.num_classes), data
 
 
 def test_nan_loss_stops_the_run_naming_its_step_and_keeps_the_good_checkpoint(tmp_path):
     plugin = nan_loss_plugin(bad_call=3)
-    plugins.register_plugin(plugin, "nan")
+    host.register_plugin(plugin, "nan")
     try:
         # checked at step 4 (a checkpoint step), reported as step 3, before anything is written
         recipe, data = tiny("loss=nan-at-3", "train.checkpoint_every=2", "train.log_every=5")
         with pytest.raises(Diverged) as info:
-            train(recipe, data, tmp_path / "run", CPU, steps=10, show_progress=False)
+            train(recipe, data, tmp_path / "run", CPU, steps=10, show_progress=False,
+                  table=get_table())
     finally:
-        plugins.unregister_plugin(plugin, "nan")
+        host.unregister_plugin(plugin, "nan")
     message = str(info.value)
     good = ckpt.checkpoint_path(tmp_path / "run", 2)
     assert message.startswith("training diverged at step 3: D loss nan, G loss ")
@@ -71,7 +72,8 @@ def test_nan_loss_stops_the_run_naming_its_step_and_keeps_the_good_checkpoint(tm
 
 def test_a_checkpoint_with_non_finite_weights_is_never_written(tmp_path):
     recipe, data = tiny("train.checkpoint_every=2")
-    trainer = train(recipe, data, tmp_path / "run", CPU, steps=2, show_progress=False)
+    trainer = train(recipe, data, tmp_path / "run", CPU, steps=2, show_progress=False,
+                    table=get_table())
     with torch.no_grad():
         next(trainer.D.parameters()).view(-1)[0] = float("inf")
     trainer.step = 4
@@ -87,18 +89,20 @@ def test_best_checkpoint_is_never_written_with_non_finite_weights_or_score(tmp_p
     best, and NaN weights are refused like a step checkpoint's, leaving the good best as it
     was."""
     from ganzoo.data import ImageData
-    from ganzoo.metrics import evaluate
+    from ganzoo.metrics import scoring
+    from ganzoo.train.evaluation import TrainingEvaluator
 
     monkeypatch.setenv("GANZOO_CACHE_DIR", str(tmp_path / "cache"))
     recipe, data = tiny("train.checkpoint_every=2")
-    trainer = train(recipe, data, tmp_path / "run", CPU, steps=2, show_progress=False)
+    trainer = train(recipe, data, tmp_path / "run", CPU, steps=2, show_progress=False,
+                    table=get_table())
     reference = ImageData(data.images[:200], data.labels[:200], data.class_names,
                           source="fashion-mnist[:200]")
-    evaluator = evaluate.TrainingEvaluator(reference, n=50, metrics=("fd",))
-    best = tmp_path / "run" / "checkpoints" / evaluate.BEST_CHECKPOINT
+    evaluator = TrainingEvaluator(reference, n=50, metrics=("fd",), table=get_table())
+    best = tmp_path / "run" / "checkpoints" / ckpt.BEST_NAME
 
     with monkeypatch.context() as m:
-        m.setattr(evaluate, "frechet_distance", lambda *args: float("nan"))
+        m.setattr(scoring, "frechet_distance", lambda *args: float("nan"))
         evaluator(trainer)
     assert not best.exists() and evaluator.best is None
 
@@ -109,7 +113,7 @@ def test_best_checkpoint_is_never_written_with_non_finite_weights_or_score(tmp_p
     with torch.no_grad():
         next(trainer.G_ema.parameters()).view(-1)[0] = float("nan")
     with monkeypatch.context() as m:
-        m.setattr(evaluate, "frechet_distance", lambda *args: 0.0)  # the best score yet
+        m.setattr(scoring, "frechet_distance", lambda *args: 0.0)  # the best score yet
         with pytest.raises(Diverged, match=r"by step 2: G_ema\.\S+ holds NaN/Inf, so \S+"
                                            r"best\.safetensors was not written \(the last good "
                                            r"checkpoint is .*step-0000002"):

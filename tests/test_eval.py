@@ -12,19 +12,21 @@ import torch
 from safetensors import safe_open
 
 import ganzoo
-from ganzoo import plugins
+from ganzoo import host
 from ganzoo.data import ImageData, load_data
 from ganzoo.errors import GanzooError
-from ganzoo.metrics.evaluate import load_extractor, score_images
-from ganzoo.metrics.extractors import load_fmnist_extractor
-from ganzoo.train.checkpoint import latest_checkpoint, read_checkpoint
+from ganzoo.host import get_table
+from ganzoo.metrics.features import load_extractor
+from ganzoo.metrics.fmnist import load_fmnist_extractor
+from ganzoo.metrics.scoring import score_images
+from ganzoo.store.checkpoint import latest_checkpoint, read_checkpoint
 from tests.conftest import TINY, run_cli
 
 
 @pytest.fixture(scope="module")
 def fmnist():
     """The embedded data split in two: 1000 reference images, and disjoint images to score."""
-    data = load_data("fashion-mnist", 28)
+    data = load_data("fashion-mnist", 28, table=get_table())
     reference = ImageData(data.images[:1000], data.labels[:1000], data.class_names,
                           source="fashion-mnist[:1000]")
     return reference, data.images[5000:], data.labels[5000:]
@@ -32,12 +34,12 @@ def fmnist():
 
 @pytest.fixture(scope="module")
 def extractor():
-    return load_extractor("fmnist")
+    return load_extractor("fmnist", table=get_table())
 
 
 def _score(images, reference, extractor, tmp_path, metrics=("fd", "pr")):
     return score_images(images, reference, metrics=metrics, extractor=extractor,
-                        cache=tmp_path).scores
+                        cache=tmp_path, table=get_table()).scores
 
 
 def test_fd_fmnist_grows_with_noise(fmnist, extractor, tmp_path):
@@ -86,16 +88,16 @@ def test_register_feature_extractors_plugin_is_scored_and_its_reference_cached(f
                  resize="as fmnist", description="counts its calls")
 
     plugin = types.SimpleNamespace(register_feature_extractors=register_feature_extractors)
-    plugins.register_plugin(plugin, "counter")
+    host.register_plugin(plugin, "counter")
     try:
         first = score_images(images[:300], reference, metrics="fd", extractor="counting",
-                             cache=tmp_path)
+                             cache=tmp_path, table=get_table())
         assert sum(calls) == len(reference) + 300
         cached = list((tmp_path / "reference").iterdir())
         assert len(cached) == 1 and cached[0].name.startswith("counting-c0ffeec0ffee")
         calls.clear()
         again = score_images(images[:300], reference, metrics="fd", extractor="counting",
-                             cache=tmp_path)
+                             cache=tmp_path, table=get_table())
         assert sum(calls) == 300  # only the fakes: the reference came from the cache
         assert again.scores == first.scores
         assert set(first.scores) == {"fd-counting"}
@@ -104,26 +106,27 @@ def test_register_feature_extractors_plugin_is_scored_and_its_reference_cached(f
         assert (p["n_real"], p["n_fake"], p["reference"]["cached"]) == (1000, 300, True)
         # other reference images are another cache entry, never a stale hit
         other = ImageData(reference.images[:500], source="fewer")
-        score_images(images[:300], other, metrics="fd", extractor="counting", cache=tmp_path)
+        score_images(images[:300], other, metrics="fd", extractor="counting", cache=tmp_path,
+                     table=get_table())
         assert len(list((tmp_path / "reference").iterdir())) == 2
     finally:
-        plugins.unregister_plugin(plugin, "counter")
+        host.unregister_plugin(plugin, "counter")
     with pytest.raises(GanzooError, match="unknown feature_extractor 'counting'"):
-        load_extractor("counting")
+        load_extractor("counting", table=get_table())
 
 
 def test_inception_without_a_file_is_a_clear_error(tmp_path):
     with pytest.raises(GanzooError, match="not found"):
-        load_extractor("inception", weights=str(tmp_path / "missing.pth"))
+        load_extractor("inception", weights=str(tmp_path / "missing.pth"), table=get_table())
     with pytest.raises(GanzooError, match="only for|is for --extractor inception"):
-        load_extractor("fmnist", weights="x.pth")
+        load_extractor("fmnist", weights="x.pth", table=get_table())
 
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     """Two tiny training steps on 1000 images with an evaluation after each."""
     root = tmp_path_factory.mktemp("eval")
-    data = load_data("fashion-mnist", 28)
+    data = load_data("fashion-mnist", 28, table=get_table())
     np.savez(root / "fm1000.npz", images=data.images[:1000, 0].numpy(),
              labels=data.labels[:1000].numpy())
     run = root / "run"

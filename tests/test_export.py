@@ -14,24 +14,25 @@ import torch
 from PIL import Image
 from torch.nn.utils import parametrize
 
+from ganzoo import create_generator, load_generator
 from ganzoo.config import build_dataclass
 from ganzoo.errors import GanzooError
 from ganzoo.export import export_generator
 from ganzoo.export.parity import FP16_MEAN_TOLERANCE, FP16_TOLERANCE, check_parity
-from ganzoo.export.safetensors import generator_bytes
+from ganzoo.host import get_table
 from ganzoo.images import to_uint8
 from ganzoo.latents import sample_latents
-from ganzoo.models import create_generator, load_generator, load_generator_file
-from ganzoo.plugins import get_registry
+from ganzoo.loading import load_generator_file
+from ganzoo.store.generator_file import generator_bytes
 from tests.conftest import ROOT, TINY, run_cli
-from tests.export_plugins import extra_architectures, trained_like
+from tests.helpers.export_plugins import extra_architectures, trained_like
 
 # Small values for config fields a generator may have; the rest keep their defaults.
 TINY_FIELDS = {"nz": 16, "ngf": 8, "width": 8, "base_channels": 8, "max_channels": 32}
 
 
 def tiny_config(arch: str, num_classes: int = 0):
-    cls = get_registry().resolve("architecture", arch).value.generator
+    cls = get_table().resolve("architecture", arch).value.generator
     names = {f.name for f in dataclasses.fields(cls.config_class)}
     values = {k: v for k, v in TINY_FIELDS.items() if k in names}
     resolution = min(getattr(cls, "resolutions", (cls.config_class().resolution,)))
@@ -61,13 +62,13 @@ def torch_images(G, z, labels=None):
 
 @pytest.mark.parametrize("num_classes", [0, 3])
 def test_fp32_parity_for_every_registered_generator(tmp_path, num_classes):
-    archs = [c.full_name for c in get_registry().components("architecture")
+    archs = [c.full_name for c in get_table().components("architecture")
              if c.value.generator is not None]
     assert "ganzoo:dcgan" in archs
     for arch in archs:
         folder = tmp_path / arch.replace(":", "_")
         G, config = write_generator(folder / "generator.safetensors", arch, num_classes)
-        result = export_generator(folder / "generator.safetensors")
+        result = export_generator(folder / "generator.safetensors", table=get_table())
         assert result.onnx_path == folder / "generator.onnx"
         assert result.exporter.startswith("dynamo") and result.parity.ok
         report = check_parity(result.onnx_path.read_bytes(), G, config.nz, num_classes,
@@ -82,7 +83,7 @@ def test_metadata_round_trip_and_one_self_contained_file(tmp_path):
     st = tmp_path / "in" / "generator.safetensors"
     G, config = write_generator(st, "dcgan", step=123)
     out = tmp_path / "out"
-    result = export_generator(st, out, opset=18)
+    result = export_generator(st, out, opset=18, table=get_table())
     assert sorted(p.name for p in out.iterdir()) == ["generator.onnx", "generator.safetensors"]
     model = onnx.load(str(result.onnx_path), load_external_data=False)
     props = {p.key: p.value for p in model.metadata_props}
@@ -114,7 +115,7 @@ def test_generator_safetensors_alone_rebuilds_an_identical_generator(tmp_path):
     with extra_architectures():
         st = tmp_path / "generator.safetensors"
         G, config = write_generator(st, "exporttests:tiny-cond-sn", num_classes=4, step=9)
-        G2, info = load_generator_file(st)
+        G2, info = load_generator_file(st, table=get_table())
         assert type(G2) is type(G) and info["arch"] == "exporttests:tiny-cond-sn"
         assert info["generator_config"] == config and info["step"] == 9
         assert parametrize.is_parametrized(G2.fc)  # rebuilt as trained, SN state included
@@ -124,16 +125,16 @@ def test_generator_safetensors_alone_rebuilds_an_identical_generator(tmp_path):
         z, labels = sample_latents(8, config.nz, 3), np.arange(8) % 4
         assert np.array_equal(torch_images(G, z, labels), torch_images(G2, z, labels))
     with pytest.raises(GanzooError, match="needs the architecture 'exporttests:tiny-cond-sn'"):
-        load_generator_file(st)
+        load_generator_file(st, table=get_table())
 
 
 def test_conditional_spectral_norm_export_honours_labels_and_leaves_the_module_alone(tmp_path):
     with extra_architectures():
         st = tmp_path / "generator.safetensors"
         _, config = write_generator(st, "exporttests:tiny-cond-sn", num_classes=4)
-        G, _ = load_generator_file(st)
+        G, _ = load_generator_file(st, table=get_table())
         before = {k: v.clone() for k, v in G.state_dict().items()}
-        result = export_generator(st, tmp_path / "out")
+        result = export_generator(st, tmp_path / "out", table=get_table())
         assert parametrize.is_parametrized(G.fc) and parametrize.is_parametrized(G.conv)
         for key, value in G.state_dict().items():
             assert torch.equal(value, before[key]), f"export changed {key}"
@@ -152,7 +153,7 @@ def test_conditional_spectral_norm_export_honours_labels_and_leaves_the_module_a
 def test_fp16_export_keeps_float32_io_within_its_tolerance(tmp_path):
     st = tmp_path / "generator.safetensors"
     G, config = write_generator(st, "dcgan")
-    result = export_generator(st, tmp_path / "out", fp16=True)
+    result = export_generator(st, tmp_path / "out", fp16=True, table=get_table())
     model = onnx.load(str(result.onnx_path))
     assert result.metadata.precision == "fp16"
     assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
@@ -170,7 +171,7 @@ def test_uint8_output_is_exactly_the_torch_post_processing(tmp_path):
     with extra_architectures():
         st = tmp_path / "generator.safetensors"
         write_generator(st, "exporttests:tiny-identity", nz=3 * 8 * 8)  # images = clip(z)
-        result = export_generator(st, tmp_path / "out", uint8=True)
+        result = export_generator(st, tmp_path / "out", uint8=True, table=get_table())
     assert (result.metadata.output_layout, result.metadata.output_dtype) == ("NHWC", "uint8")
     nz = 3 * 8 * 8
     # every rounding boundary (k + 0.5 levels), its float32 neighbours, the ends, and randoms
@@ -189,7 +190,7 @@ def test_uint8_output_is_exactly_the_torch_post_processing(tmp_path):
 def test_uint8_dcgan_matches_torch_then_to_uint8(tmp_path):
     st = tmp_path / "generator.safetensors"
     G, config = write_generator(st, "dcgan")
-    result = export_generator(st, tmp_path / "out", uint8=True)
+    result = export_generator(st, tmp_path / "out", uint8=True, table=get_table())
     z = sample_latents(64, config.nz, 2)
     got = outputs(result.onnx_path, z).astype(int)
     want = to_uint8(torch_images(G, z)).astype(int)
@@ -200,7 +201,7 @@ def test_uint8_dcgan_matches_torch_then_to_uint8(tmp_path):
 def test_torchscript_exporter_is_a_working_fallback(tmp_path):
     st = tmp_path / "generator.safetensors"
     G, config = write_generator(st, "dcgan")
-    result = export_generator(st, tmp_path / "out", exporters=("torchscript",))
+    result = export_generator(st, tmp_path / "out", exporters=("torchscript",), table=get_table())
     assert result.exporter == "torchscript" and result.metadata.exporter == "torchscript"
     z = sample_latents(7, config.nz, 4)
     assert np.abs(outputs(result.onnx_path, z) - torch_images(G, z)).max() <= 1e-4
@@ -214,7 +215,7 @@ def test_a_mismatch_refuses_to_write_and_keeps_what_was_there(tmp_path):
         st = tmp_path / "generator.safetensors"
         write_generator(st, "exporttests:tiny-noisy")
         with pytest.raises(GanzooError) as err:
-            export_generator(st, out)
+            export_generator(st, out, table=get_table())
     message = str(err.value)
     assert "does not match torch, so nothing was written" in message
     for exporter in ("dynamo:", "dynamo-unoptimized:", "torchscript:"):
@@ -226,15 +227,15 @@ def test_a_mismatch_refuses_to_write_and_keeps_what_was_there(tmp_path):
 
 def test_export_rejects_bad_input(tmp_path):
     with pytest.raises(GanzooError, match="does not exist"):
-        export_generator(tmp_path / "nope")
+        export_generator(tmp_path / "nope", table=get_table())
     st = tmp_path / "generator.safetensors"
     write_generator(st, "dcgan")
     with pytest.raises(GanzooError, match="--opset must be from 18"):
-        export_generator(st, opset=17)
+        export_generator(st, opset=17, table=get_table())
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(b"not safetensors at all")
     with pytest.raises(GanzooError, match="not a readable safetensors file"):
-        export_generator(junk)
+        export_generator(junk, table=get_table())
     proc = run_cli("export", str(tmp_path / "nope"), check=False)
     assert proc.returncode == 2 and proc.stderr.startswith("error: ") and "Traceback" not in (
         proc.stderr)

@@ -8,10 +8,10 @@ import math
 import pytest
 import torch
 
-from ganzoo.config import resolve_recipe
+from ganzoo import resolve_recipe
 from ganzoo.data import load_data
-from ganzoo.models import recipe_from_config, with_data_shape
-from ganzoo.plugins import get_registry
+from ganzoo.host import get_table
+from ganzoo.recipes import recipe_from_config, with_data_shape
 from ganzoo.train.loop import Trainer
 from tests.conftest import TINY, run_cli
 
@@ -25,7 +25,7 @@ def sig(x: float) -> float:
 
 
 def loss(name: str):
-    return get_registry().get("loss", name)
+    return get_table().get("loss", name)
 
 
 def test_bce_discriminator_loss():
@@ -106,14 +106,14 @@ def test_wgan_gp_recipe_says_what_the_loss_needs():
 
 @pytest.fixture(scope="module")
 def fashion():
-    return load_data("fashion-mnist", 32)
+    return load_data("fashion-mnist", 32, table=get_table())
 
 
 def tiny_trainer(tmp_path, data, *overrides: str) -> Trainer:
     recipe = resolve_recipe("dcgan", ["generator.ngf=8", "discriminator.ndf=8",
                                       "train.batch=16", *overrides])
     recipe = with_data_shape(recipe, data.channels, data.num_classes)
-    return Trainer(recipe, data, tmp_path, torch.device("cpu"))
+    return Trainer(recipe, data, tmp_path, torch.device("cpu"), table=get_table())
 
 
 @pytest.mark.parametrize("name", BUILTIN_LOSSES)
@@ -130,7 +130,7 @@ def test_each_loss_trains_a_tiny_model_without_nan(name, tmp_path, fashion):
 
 
 def test_all_builtin_losses_are_listed():
-    assert set(BUILTIN_LOSSES) <= set(get_registry().names("loss"))
+    assert set(BUILTIN_LOSSES) <= set(get_table().names("loss"))
 
 
 def test_wgan_clips_the_critic_weights_after_each_d_step(tmp_path, fashion):
@@ -165,7 +165,7 @@ def test_cli_trains_with_a_loss_and_records_its_companions(tmp_path):
     assert recipe["regularizers"] == [{"name": "ganzoo:gp", "weight": 10.0, "interval": 1},
                                       {"name": "ganzoo:drift", "weight": 0.01, "interval": 1}]
     # reading config.json back (as --resume and sample do) merges the companion only once
-    again = recipe_from_config(json.loads((run / "config.json").read_text()))
+    again = recipe_from_config(json.loads((run / "config.json").read_text()), table=get_table())
     assert again.to_dict()["regularizers"] == recipe["regularizers"]
 
 

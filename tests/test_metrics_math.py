@@ -25,7 +25,8 @@ from ganzoo.metrics import (
     load_inception,
     precision_recall,
 )
-from ganzoo.metrics.extractors import FMNIST_WEIGHTS_PATH, convert_command
+from ganzoo.metrics.fmnist import FMNIST_WEIGHTS_PATH
+from ganzoo.metrics.inception import convert_command
 
 FMNIST_DIR = Path(__file__).resolve().parents[1] / "ganzoo" / "data" / "fashion_mnist"
 

@@ -14,13 +14,13 @@ from tests.conftest import ROOT
 
 CHECK = """
 import ganzoo, pathlib
-from ganzoo.config import resolve_recipe
-from ganzoo.plugins import get_registry
+from ganzoo import resolve_recipe
+from ganzoo.host import get_table
 home = pathlib.Path(ganzoo.__file__).parent
 assert (home / "registry.yaml").is_file(), home
 recipe = resolve_recipe("dcgan-64")
 print(home, recipe.generator_arch, recipe.train.resolution,
-      get_registry().resolve("dataset", "fashion-mnist").full_name)
+      get_table().resolve("dataset", "fashion-mnist").full_name)
 """
 
 

@@ -29,8 +29,9 @@ from pathlib import Path
 import pytest
 
 import ganzoo
-from ganzoo import hookspecs, plugins
+from ganzoo import hookspecs, host
 from ganzoo.errors import GanzooError, PluginAPIError
+from ganzoo.host import api as plugin_api
 from ganzoo.scaffold import new_plugin, plugin_names
 from tests.conftest import ROOT, read_metrics, run_cli
 
@@ -321,23 +322,23 @@ def _api_plugin(declared: object) -> types.SimpleNamespace:
 def test_plugin_api_ranges_that_include_this_ganzoo_load(declared, shown):
     plugin = _api_plugin(declared)
     try:
-        assert plugins.register_plugin(plugin, "api").plugin_api == shown
+        assert host.register_plugin(plugin, "api").plugin_api == shown
     finally:
-        plugins.unregister_plugin(plugin, "api")
+        host.unregister_plugin(plugin, "api")
 
 
 @pytest.mark.parametrize("declared", [0, True, 1.0, (2, 1), (1,), "1-2", ">=1", "one"])
 def test_malformed_plugin_api_declaration_says_how_to_write_it(declared):
     with pytest.raises(PluginAPIError, match=r"write the supported plugin API versions"):
-        plugins.register_plugin(_api_plugin(declared), "api")
+        host.register_plugin(_api_plugin(declared), "api")
 
 
 def test_plugin_written_for_an_older_api_is_told_to_upgrade(monkeypatch):
-    monkeypatch.setattr(plugins, "PLUGIN_API", 3)  # as a future ganzoo would provide
+    monkeypatch.setattr(plugin_api, "PLUGIN_API", 3)  # as a future ganzoo would provide
     with pytest.raises(PluginAPIError, match=r"needs plugin API 1\.\.2, this ganzoo .* provides "
                                              r"3; upgrade \(in-process\) to a release for plugin "
                                              r"API 3, or use an older ganzoo"):
-        plugins.register_plugin(_api_plugin((1, 2)), "api")
+        host.register_plugin(_api_plugin((1, 2)), "api")
 
 
 # -- ganzoo plugins new ------------------------------------------------------------------------
@@ -491,11 +492,11 @@ def test_plugin_hooks_have_tests(hook):
 
 @pytest.mark.parametrize("switch", SWITCHES)
 def test_plugin_switches_are_documented(switch):
-    assert switch in (ROOT / "ganzoo" / "plugins.py").read_text(encoding="utf-8")
+    assert switch in (ROOT / "ganzoo" / "host" / "loader.py").read_text(encoding="utf-8")
     assert switch in (DOCS / "writing-a-plugin.md").read_text(encoding="utf-8")
 
 
 def test_every_switch_read_in_plugins_is_in_the_test_list():
-    source = (ROOT / "ganzoo" / "plugins.py").read_text(encoding="utf-8")
+    source = (ROOT / "ganzoo" / "host" / "loader.py").read_text(encoding="utf-8")
     read = re.findall(r'(?:environ\.get|_env_flag)\(\s*"(GANZOO_[A-Z_]+)"', source)
     assert set(read) == set(SWITCHES)

@@ -10,8 +10,7 @@ import pytest
 import torch
 
 import ganzoo
-from ganzoo import plugins
-from ganzoo.config import resolve_recipe
+from ganzoo import host, resolve_recipe
 from ganzoo.errors import AmbiguousNameError, GanzooError, UnknownComponentError
 from ganzoo.zoo.dcgan import DCGANDiscriminator, DCGANGenerator
 from tests.conftest import run_cli
@@ -22,12 +21,12 @@ def make_plugin(**hooks) -> types.SimpleNamespace:
 
 
 def test_builtins_are_registered_through_the_hooks():
-    host = plugins.get_host()
-    builtin = host.statuses[0]
+    loaded = host.get_host()
+    builtin = loaded.statuses[0]
     assert builtin.builtin and builtin.name == "ganzoo"
     assert "register_architectures" in builtin.hooks
     assert "ganzoo:dcgan" in builtin.provides
-    assert host.registry.resolve("architecture", "dcgan").full_name == "ganzoo:dcgan"
+    assert loaded.table.resolve("architecture", "dcgan").full_name == "ganzoo:dcgan"
 
 
 def test_in_process_plugin_adds_a_usable_loss_then_leaves():
@@ -36,16 +35,16 @@ def test_in_process_plugin_adds_a_usable_loss_then_leaves():
                  g_loss=lambda f, r: -f.mean(), description="toy")
 
     plugin = make_plugin(register_losses=register_losses)
-    plugins.register_plugin(plugin, "toy")
+    host.register_plugin(plugin, "toy")
     try:
         recipe = resolve_recipe("dcgan", ["loss=mean-gap"])
         assert recipe.loss == "toy:mean-gap"
-        loss = plugins.get_registry().get("loss", "mean-gap")
+        loss = host.get_table().get("loss", "mean-gap")
         assert loss.d_loss(torch.tensor([1.0]), torch.tensor([3.0])).item() == 2.0
     finally:
-        plugins.unregister_plugin(plugin, "toy")
+        host.unregister_plugin(plugin, "toy")
     with pytest.raises(UnknownComponentError, match="unknown loss 'mean-gap'"):
-        plugins.get_registry().resolve("loss", "mean-gap")
+        host.get_table().resolve("loss", "mean-gap")
 
 
 def test_ambiguous_short_name_names_both_providers_and_full_names_work():
@@ -53,9 +52,9 @@ def test_ambiguous_short_name_names_both_providers_and_full_names_work():
         register("dcgan", generator=DCGANGenerator, discriminator=DCGANDiscriminator)
 
     plugin = make_plugin(register_architectures=register_architectures)
-    plugins.register_plugin(plugin, "acme", distribution="ganzoo-acme")
+    host.register_plugin(plugin, "acme", distribution="ganzoo-acme")
     try:
-        registry = plugins.get_registry()
+        registry = host.get_table()
         with pytest.raises(AmbiguousNameError) as info:
             registry.resolve("architecture", "dcgan")
         message = str(info.value)
@@ -64,7 +63,7 @@ def test_ambiguous_short_name_names_both_providers_and_full_names_work():
         assert registry.resolve("architecture", "acme:dcgan").plugin == "acme"
         assert registry.resolve("architecture", "ganzoo:dcgan").plugin == "ganzoo"
     finally:
-        plugins.unregister_plugin(plugin, "acme")
+        host.unregister_plugin(plugin, "acme")
 
 
 def test_explicit_replacement_wins_the_short_name():
@@ -73,11 +72,11 @@ def test_explicit_replacement_wins_the_short_name():
                  replaces="ganzoo:dcgan")
 
     plugin = make_plugin(register_architectures=register_architectures)
-    plugins.register_plugin(plugin, "acme")
+    host.register_plugin(plugin, "acme")
     try:
-        assert plugins.get_registry().resolve("architecture", "dcgan").full_name == "acme:dcgan"
+        assert host.get_table().resolve("architecture", "dcgan").full_name == "acme:dcgan"
     finally:
-        plugins.unregister_plugin(plugin, "acme")
+        host.unregister_plugin(plugin, "acme")
 
 
 def _loss(**fields) -> dict:
@@ -101,7 +100,7 @@ def test_a_recipes_short_names_resolve_in_its_own_plugin_first():
 
     plugin = make_plugin(register_architectures=register_architectures,
                          register_losses=register_losses, register_recipes=register_recipes)
-    plugins.register_plugin(plugin, "acme")
+    host.register_plugin(plugin, "acme")
     try:
         builtin = resolve_recipe("dcgan-hinge")  # registry.yaml: arch dcgan, loss hinge
         assert (builtin.generator_arch, builtin.discriminator_arch, builtin.loss) == (
@@ -111,7 +110,7 @@ def test_a_recipes_short_names_resolve_in_its_own_plugin_first():
             "acme:dcgan", "acme:dcgan", "acme:hinge")
         assert resolve_recipe("ganzoo:dcgan").loss == "ganzoo:bce-ns"
     finally:
-        plugins.unregister_plugin(plugin, "acme")
+        host.unregister_plugin(plugin, "acme")
 
 
 @pytest.mark.parametrize("override", [
@@ -125,14 +124,14 @@ def test_a_short_name_the_user_writes_is_never_guessed(override):
 
     plugin = make_plugin(register_architectures=register_architectures,
                          register_losses=register_losses)
-    plugins.register_plugin(plugin, "acme", distribution="ganzoo-acme")
+    host.register_plugin(plugin, "acme", distribution="ganzoo-acme")
     try:
         with pytest.raises(AmbiguousNameError, match=r"^the (architecture|loss) name '(dcgan|"
                                                      r"hinge)' is provided by more than one "
                                                      r"plugin: acme:\2 \(from ganzoo-acme\)"):
             resolve_recipe("dcgan-hinge", [override])
     finally:
-        plugins.unregister_plugin(plugin, "acme")
+        host.unregister_plugin(plugin, "acme")
 
 
 def test_companion_regularizers_resolve_in_the_losss_plugin_first():
@@ -144,7 +143,7 @@ def test_companion_regularizers_resolve_in_the_losss_plugin_first():
 
     plugin = make_plugin(register_losses=register_losses,
                          register_regularizers=register_regularizers)
-    plugins.register_plugin(plugin, "acme")
+    host.register_plugin(plugin, "acme")
     try:
         ours = resolve_recipe("dcgan", ["loss=acme-wgan"]).regularizers
         assert [(r.name, r.weight) for r in ours] == [("acme:gp", 2.0)]
@@ -153,7 +152,7 @@ def test_companion_regularizers_resolve_in_the_losss_plugin_first():
         with pytest.raises(AmbiguousNameError, match="the regularizer name 'gp'"):
             resolve_recipe("dcgan", ["regularizers=[gp]"])
     finally:
-        plugins.unregister_plugin(plugin, "acme")
+        host.unregister_plugin(plugin, "acme")
 
 
 def test_an_ambiguity_inside_a_recipe_names_the_recipe():
@@ -165,8 +164,8 @@ def test_an_ambiguity_inside_a_recipe_names_the_recipe():
 
     recipes = make_plugin(register_recipes=register_recipes)
     losses = make_plugin(register_losses=register_losses)
-    plugins.register_plugin(recipes, "acme")
-    plugins.register_plugin(losses, "other", distribution="ganzoo-other")
+    host.register_plugin(recipes, "acme")
+    host.register_plugin(losses, "other", distribution="ganzoo-other")
     try:
         with pytest.raises(AmbiguousNameError, match=r"^recipe 'uses-hinge': loss: the loss name "
                                                      r"'hinge' is provided by more than one "
@@ -174,8 +173,8 @@ def test_an_ambiguity_inside_a_recipe_names_the_recipe():
                                                      r"other:hinge \(from ganzoo-other\)"):
             resolve_recipe("uses-hinge")
     finally:
-        plugins.unregister_plugin(losses, "other")
-        plugins.unregister_plugin(recipes, "acme")
+        host.unregister_plugin(losses, "other")
+        host.unregister_plugin(recipes, "acme")
 
 
 def test_an_explicit_replacement_wins_over_the_recipes_own_plugin():
@@ -183,12 +182,12 @@ def test_an_explicit_replacement_wins_over_the_recipes_own_plugin():
         register("bce-ns", **_loss(replaces="ganzoo:bce-ns"))
 
     plugin = make_plugin(register_losses=register_losses)
-    plugins.register_plugin(plugin, "acme")
+    host.register_plugin(plugin, "acme")
     try:
         assert resolve_recipe("dcgan").loss == "acme:bce-ns"  # registry.yaml says bce-ns
         assert resolve_recipe("ganzoo:dcgan", ["loss=ganzoo:bce-ns"]).loss == "ganzoo:bce-ns"
     finally:
-        plugins.unregister_plugin(plugin, "acme")
+        host.unregister_plugin(plugin, "acme")
 
 
 @pytest.mark.parametrize(("recipe", "message"), [
@@ -205,8 +204,8 @@ def test_a_malformed_recipe_is_rejected_when_registered(recipe, message):
         register("bad", recipe)
 
     with pytest.raises(GanzooError, match=message):
-        plugins.register_plugin(make_plugin(register_recipes=register_recipes), "acme")
-    assert not {"good-one", "bad"} & set(plugins.get_registry().names("recipe"))
+        host.register_plugin(make_plugin(register_recipes=register_recipes), "acme")
+    assert not {"good-one", "bad"} & set(host.get_table().names("recipe"))
 
 
 @pytest.mark.parametrize(("kind_hook", "name", "replaces", "message"), [
@@ -226,16 +225,16 @@ def test_replacing_a_component_that_does_not_exist_is_rejected(kind_hook, name, 
             register(name, **_loss(replaces=replaces))
 
     with pytest.raises(GanzooError, match=message):
-        plugins.register_plugin(make_plugin(**{kind_hook: hook}), "acme")
+        host.register_plugin(make_plugin(**{kind_hook: hook}), "acme")
     assert "acme" not in {c.plugin for kind in ("architecture", "loss")
-                          for c in plugins.get_registry().components(kind)}
+                          for c in host.get_table().components(kind)}
 
 
 def test_misspelled_hook_is_rejected_with_a_suggestion():
     plugin = make_plugin(register_architecture=lambda register: None)
     with pytest.raises(GanzooError, match="did you mean 'register_architectures'"):
-        plugins.register_plugin(plugin, "typo")
-    assert "typo" not in [s.name for s in plugins.get_host().statuses]
+        host.register_plugin(plugin, "typo")
+    assert "typo" not in [s.name for s in host.get_host().statuses]
 
 
 def test_malformed_component_is_rejected_and_nothing_of_the_plugin_stays():
@@ -245,8 +244,8 @@ def test_malformed_component_is_rejected_and_nothing_of_the_plugin_stays():
 
     plugin = make_plugin(register_architectures=register_architectures)
     with pytest.raises(GanzooError, match="neither a generator nor a discriminator"):
-        plugins.register_plugin(plugin, "bad")
-    assert "half" not in plugins.get_registry().names("architecture")
+        host.register_plugin(plugin, "bad")
+    assert "half" not in host.get_table().names("architecture")
 
 
 def _write_dist(site, dist: str, module: str, source: str) -> None:

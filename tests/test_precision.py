@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
+from ganzoo.devices import choose_fast_path
 from ganzoo.errors import GanzooError
-from ganzoo.train.precision import choose_fast_path
 from tests.conftest import TINY, read_metrics, run_cli
 
 CPU = torch.device("cpu")

@@ -10,12 +10,12 @@ import torch.nn.functional as F
 from PIL import Image
 
 import ganzoo
-from ganzoo import plugins
-from ganzoo.config import resolve_recipe
+from ganzoo import create_generator, host, resolve_recipe
 from ganzoo.data import load_data
-from ganzoo.models import create_generator, with_data_shape
-from ganzoo.train import train
-from ganzoo.train.checkpoint import module_from_tensors, read_checkpoint
+from ganzoo.host import get_table
+from ganzoo.recipes import with_data_shape
+from ganzoo.store.checkpoint import module_from_tensors, read_checkpoint
+from ganzoo.train.loop import train
 from ganzoo.zoo.progan import (
     ProGANDiscriminator,
     ProGANDiscriminatorConfig,
@@ -124,7 +124,7 @@ def _critic_plugin():
 
 def test_resume_in_the_middle_of_a_fade_in_matches_an_uninterrupted_run(tmp_path):
     plugin = _critic_plugin()
-    plugins.register_plugin(plugin, "critic")
+    host.register_plugin(plugin, "critic")
     try:
         overrides = ["generator.ngf=8", "discriminator.ndf=8", "generator.nz=16",
                      "generator.start_resolution=4",
@@ -133,16 +133,18 @@ def test_resume_in_the_middle_of_a_fade_in_matches_an_uninterrupted_run(tmp_path
                      "train.log_every=1", "train.checkpoint_every=5",
                      "train.sample_every=1000", "train.seed=3"]
         recipe = resolve_recipe("progan", overrides)
-        data = load_data("fashion-mnist", 16)
+        data = load_data("fashion-mnist", 16, table=get_table())
         recipe = with_data_shape(recipe, data.channels, data.num_classes)
         cpu = torch.device("cpu")
-        whole = train(recipe, data, tmp_path / "whole", cpu, steps=10, show_progress=False)
-        first = train(recipe, data, tmp_path / "split", cpu, steps=5, show_progress=False)
+        whole = train(recipe, data, tmp_path / "whole", cpu, steps=10, show_progress=False,
+                      table=get_table())
+        first = train(recipe, data, tmp_path / "split", cpu, steps=5, show_progress=False,
+                      table=get_table())
         assert first.G_ema.progress() == {"resolution": 8, "alpha": 0.5}  # mid-fade
         resumed = train(recipe, data, tmp_path / "split", cpu, steps=10, resume=True,
-                        show_progress=False)
+                        show_progress=False, table=get_table())
     finally:
-        plugins.unregister_plugin(plugin, "critic")
+        host.unregister_plugin(plugin, "critic")
 
     a, b = read_metrics(tmp_path / "whole"), read_metrics(tmp_path / "split")
     assert [m["progress"] for m in a] == [

@@ -9,11 +9,11 @@ import torch
 from torch import nn
 
 import ganzoo
-from ganzoo import plugins
-from ganzoo.config import resolve_recipe
+from ganzoo import host, resolve_recipe
 from ganzoo.data import load_data
 from ganzoo.errors import GanzooError, UnknownComponentError
-from ganzoo.models import with_data_shape
+from ganzoo.host import get_table
+from ganzoo.recipes import with_data_shape
 from ganzoo.train.loop import Trainer
 
 SHAPE = (4, 1, 2, 3)  # N, C, H, W: six inputs per sample
@@ -47,7 +47,7 @@ W_SQ = sum(v * v for v in W)  # ‖w‖² = 5.94
 
 
 def fn(name: str):
-    return plugins.get_registry().get("regularizer", name).fn
+    return host.get_table().get("regularizer", name).fn
 
 
 def batches():
@@ -116,7 +116,7 @@ def test_drift_is_the_mean_squared_real_score():
 
 def test_default_weights_and_intervals():
     got = {n: (r.weight, r.interval) for n in ("r1", "r2", "gp", "drift")
-           for r in [plugins.get_registry().get("regularizer", n)]}
+           for r in [host.get_table().get("regularizer", n)]}
     assert got == {"r1": (10.0, 16), "r2": (10.0, 16), "gp": (10.0, 1), "drift": (0.001, 1)}
 
 
@@ -182,20 +182,20 @@ def probe_plugin(calls: list[int]) -> types.SimpleNamespace:
 
 @pytest.fixture(scope="module")
 def fashion():
-    return load_data("fashion-mnist", 16)
+    return load_data("fashion-mnist", 16, table=get_table())
 
 
 def trainer_for(tmp_path, data, *overrides: str) -> Trainer:
     recipe = resolve_recipe("dcgan", ["generator.ngf=8", "discriminator.ndf=8", "train.batch=8",
                                       "train.resolution=16", *overrides])
     return Trainer(with_data_shape(recipe, data.channels, data.num_classes), data, tmp_path,
-                   torch.device("cpu"))
+                   torch.device("cpu"), table=get_table())
 
 
 def test_lazy_interval_runs_every_k_d_steps_with_the_weight_times_k(tmp_path, fashion):
     calls: list[int] = []
     plugin = probe_plugin(calls)
-    plugins.register_plugin(plugin, "probe")
+    host.register_plugin(plugin, "probe")
     try:
         trainer = trainer_for(tmp_path, fashion, "loss=zero",
                               "regularizers=[{name: probe, weight: 2, interval: 3}]")
@@ -217,7 +217,7 @@ def test_lazy_interval_runs_every_k_d_steps_with_the_weight_times_k(tmp_path, fa
         trainer.train_step()
         assert calls == [] and trainer.regularizers == []
     finally:
-        plugins.unregister_plugin(plugin, "probe")
+        host.unregister_plugin(plugin, "probe")
 
 
 def test_r1_in_a_real_training_step_changes_d(tmp_path, fashion):
@@ -259,28 +259,28 @@ def test_a_plugin_loss_can_bring_a_builtin_regularizer():
     plugin = make_plugin(register_losses=lambda register: register(
         "ns-r1", d_loss=lambda r, f: r.mean(), g_loss=lambda f, r: f.mean(),
         regularizers=["r1"]))
-    plugins.register_plugin(plugin, "acme")
+    host.register_plugin(plugin, "acme")
     try:
         recipe = resolve_recipe("dcgan", ["loss=ns-r1"])
         assert [(r.name, r.weight, r.interval) for r in recipe.regularizers] == [
             ("ganzoo:r1", 10.0, 16)]
     finally:
-        plugins.unregister_plugin(plugin, "acme")
+        host.unregister_plugin(plugin, "acme")
 
 
 def test_a_loss_naming_a_missing_regularizer_fails_when_used():
     plugin = make_plugin(register_losses=lambda register: register(
         "needs-x", d_loss=lambda r, f: r.mean(), g_loss=lambda f, r: f.mean(),
         regularizers=("nosuch",)))
-    plugins.register_plugin(plugin, "acme")
+    host.register_plugin(plugin, "acme")
     try:
         with pytest.raises(GanzooError, match=r"loss 'acme:needs-x' regularizers\[0\]: "
                                               "unknown regularizer 'nosuch'"):
             resolve_recipe("dcgan", ["loss=needs-x"])
     finally:
-        plugins.unregister_plugin(plugin, "acme")
+        host.unregister_plugin(plugin, "acme")
     with pytest.raises(UnknownComponentError):
-        plugins.get_registry().resolve("loss", "needs-x")
+        host.get_table().resolve("loss", "needs-x")
 
 
 @pytest.mark.parametrize(("fields", "message"), [
@@ -292,7 +292,7 @@ def test_malformed_loss_companions_are_rejected_at_registration(fields, message)
     plugin = make_plugin(register_losses=lambda register: register(
         "bad", d_loss=lambda r, f: r.mean(), g_loss=lambda f, r: f.mean(), **fields))
     with pytest.raises(GanzooError, match=message):
-        plugins.register_plugin(plugin, "bad")
+        host.register_plugin(plugin, "bad")
 
 
 @pytest.mark.parametrize(("fields", "message"), [
@@ -304,4 +304,4 @@ def test_malformed_regularizers_are_rejected_at_registration(fields, message):
     plugin = make_plugin(register_regularizers=lambda register: register(
         "bad", fn=lambda D, real, fake, labels: real.sum(), **fields))
     with pytest.raises(GanzooError, match=message):
-        plugins.register_plugin(plugin, "bad")
+        host.register_plugin(plugin, "bad")

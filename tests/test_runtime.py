@@ -15,9 +15,10 @@ from onnx import TensorProto, helper
 from ganzoo import runtime
 from ganzoo.errors import GanzooError
 from ganzoo.export import export_generator
+from ganzoo.host import get_table
 from ganzoo.images import to_uint8
 from ganzoo.latents import sample_latents
-from ganzoo.models import load_generator_file
+from ganzoo.loading import load_generator_file
 from tests.conftest import run_cli
 from tests.test_export import write_generator
 
@@ -26,20 +27,24 @@ from tests.test_export import write_generator
 def exported(tmp_path_factory):
     """Exports shared by this module: an unconditional DCGAN (the default exporter), its uint8
     variant and a conditional spectral-norm generator (the fast TorchScript exporter)."""
-    from tests.export_plugins import extra_architectures
+    from tests.helpers.export_plugins import extra_architectures
 
     root = tmp_path_factory.mktemp("runtime")
     models = {}
     write_generator(root / "dcgan" / "generator.safetensors", "dcgan")
-    models["dcgan"] = export_generator(root / "dcgan" / "generator.safetensors").onnx_path
+    models["dcgan"] = export_generator(root / "dcgan" / "generator.safetensors",
+                                       table=get_table()).onnx_path
     models["uint8"] = export_generator(root / "dcgan" / "generator.safetensors", root / "uint8",
-                                       uint8=True, exporters=("torchscript",)).onnx_path
+                                       uint8=True, exporters=("torchscript",),
+                                       table=get_table()).onnx_path
     with extra_architectures():
         st = root / "cond" / "generator.safetensors"
         write_generator(st, "exporttests:tiny-cond-sn", num_classes=5)
-        models["cond"] = export_generator(st, exporters=("torchscript",)).onnx_path
-        models["cond_torch"] = load_generator_file(st)[0]
-    models["dcgan_torch"] = load_generator_file(root / "dcgan" / "generator.safetensors")[0]
+        models["cond"] = export_generator(st, exporters=("torchscript",),
+                                          table=get_table()).onnx_path
+        models["cond_torch"] = load_generator_file(st, table=get_table())[0]
+    models["dcgan_torch"] = load_generator_file(root / "dcgan" / "generator.safetensors",
+                                                table=get_table())[0]
     return models
 
 

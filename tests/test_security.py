@@ -16,15 +16,15 @@ import torch
 from PIL import Image
 
 import ganzoo
-from ganzoo import fileio, plugins
-from ganzoo.config import resolve_recipe
+from ganzoo import fileio, host, resolve_recipe
 from ganzoo.data import load_data, load_folder
 from ganzoo.errors import GanzooError
-from ganzoo.models import with_data_shape
-from ganzoo.train import checkpoint as ckpt
-from ganzoo.train import train
+from ganzoo.host import get_table
+from ganzoo.recipes import with_data_shape
+from ganzoo.store import checkpoint as ckpt
+from ganzoo.store.run import new_run_dir
 from ganzoo.train.launch import start_run
-from ganzoo.train.run import new_run_dir
+from ganzoo.train.loop import train
 from tests.test_bad_inputs import bomb_png
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,9 +126,10 @@ def mutate(raw: bytes, tensors: dict, meta: dict, rng: random.Random) -> tuple[s
 def test_fuzzed_checkpoints_load_cleanly_or_fail_with_a_ganzoo_error(tmp_path, one_thread):
     recipe = resolve_recipe("dcgan", ["generator.ngf=8", "discriminator.ndf=8", "train.batch=16",
                                       "train.checkpoint_every=1", "train.precision=fp32"])
-    data = load_data("fashion-mnist", recipe.train.resolution)
+    data = load_data("fashion-mnist", recipe.train.resolution, table=get_table())
     recipe = with_data_shape(recipe, data.channels, data.num_classes)
-    trainer = train(recipe, data, tmp_path / "run", CPU, steps=1, show_progress=False)
+    trainer = train(recipe, data, tmp_path / "run", CPU, steps=1, show_progress=False,
+                    table=get_table())
     good = ckpt.checkpoint_path(tmp_path / "run", 1)
     raw = good.read_bytes()
     tensors, meta = ckpt.read_checkpoint(good)
@@ -175,12 +176,12 @@ def test_a_plugin_recipe_named_dotdot_trains_inside_the_runs_folder(tmp_path, on
                         "train": {"batch": 16, "steps": 1}})
 
     plugin = types.SimpleNamespace(register_recipes=ganzoo.hookimpl(register_recipes))
-    plugins.register_plugin(plugin, "evil")
+    host.register_plugin(plugin, "evil")
     try:
         runs = tmp_path / "sandbox" / "runs"
-        run = start_run("..", [], None, None, runs, "cpu", quiet=True)
+        run = start_run("..", [], None, None, runs, "cpu", quiet=True, table=get_table())
     finally:
-        plugins.unregister_plugin(plugin, "evil")
+        host.unregister_plugin(plugin, "evil")
     assert run.parent == runs and run.name.startswith("run-")
     assert sorted(p.name for p in (tmp_path / "sandbox").iterdir()) == ["runs"]
     assert (run / "checkpoints" / "step-0000001.safetensors").is_file()
@@ -291,12 +292,12 @@ HOSTILE_CONFIGS = {  # what -> the file's text, or an edit of the good config
 
 
 def test_hostile_config_json_is_a_clean_error_for_resume_and_sample(tmp_path, one_thread):
-    from ganzoo.models import load_generator
+    from ganzoo import load_generator
     from ganzoo.train.launch import resume_run
 
     run = start_run("dcgan", ["generator.ngf=8", "discriminator.ndf=8", "train.batch=16",
                               "train.steps=1"], None, tmp_path / "run", tmp_path, "cpu",
-                    quiet=True)
+                    quiet=True, table=get_table())
     good = (run / "config.json").read_text()
     for what, edit in HOSTILE_CONFIGS.items():
         if callable(edit):
@@ -306,7 +307,8 @@ def test_hostile_config_json_is_a_clean_error_for_resume_and_sample(tmp_path, on
         else:
             text = edit if isinstance(edit, bytes) else edit.encode()
         (run / "config.json").write_bytes(text)
-        for action in (lambda: load_generator(run), lambda: resume_run(run, 2, "cpu", True)):
+        for action in (lambda: load_generator(run), lambda: resume_run(run, 2, "cpu", quiet=True,
+                                                                       table=get_table())):
             with pytest.raises(GanzooError):
                 action()
         assert (run / "config.json").read_bytes() == text, what

@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganzoo import plugins
+from ganzoo import create_discriminator, host
 from ganzoo.errors import GanzooError
-from ganzoo.models import create_discriminator
 from tests.conftest import ROOT, read_metrics, run_cli
 
 if os.environ.get("GANZOO_NO_SKIP") != "1":  # CI installs timm: there, its absence fails
@@ -51,9 +50,9 @@ def installed(tmp_path_factory) -> Path:
 def plugin_on_path(installed, monkeypatch):
     """The installed plugin visible to this process, found through its entry point."""
     monkeypatch.syspath_prepend(str(installed))
-    plugins.reset()
+    host.reset()
     yield
-    plugins.reset()
+    host.reset()
 
 
 def _env(installed: Path) -> dict[str, str]:
@@ -61,11 +60,11 @@ def _env(installed: Path) -> dict[str, str]:
 
 
 def test_installed_plugin_is_found_through_its_entry_point(plugin_on_path):
-    status = next(s for s in plugins.get_host().statuses if s.name == "timm")
+    status = next(s for s in host.get_host().statuses if s.name == "timm")
     assert (status.status, status.distribution, status.version) == ("loaded", "ganzoo-timm",
                                                                     "0.1.0")
     assert status.hooks == ["register_architectures", "register_recipes"]
-    registry = plugins.get_registry()
+    registry = host.get_table()
     assert registry.resolve("architecture", "projected").full_name == "timm:projected"
     assert registry.resolve("recipe", "projected").value.spec["loss"] == "hinge"
 

@@ -8,10 +8,11 @@ import torch
 from PIL import Image
 from safetensors import safe_open
 
-from ganzoo.config import resolve_recipe
+from ganzoo import resolve_recipe
 from ganzoo.data import load_data
-from ganzoo.models import with_data_shape
-from ganzoo.train import train
+from ganzoo.host import get_table
+from ganzoo.recipes import with_data_shape
+from ganzoo.train.loop import train
 from tests.conftest import TINY, read_metrics, run_cli
 
 
@@ -49,14 +50,15 @@ def test_resume_matches_an_uninterrupted_run(tmp_path):
     overrides = ["generator.ngf=8", "discriminator.ndf=8", "train.batch=16", "train.log_every=1",
                  "train.checkpoint_every=5", "train.sample_every=1000", "train.seed=7"]
     recipe = resolve_recipe("dcgan", overrides)
-    data = load_data("fashion-mnist", recipe.train.resolution)
+    data = load_data("fashion-mnist", recipe.train.resolution, table=get_table())
     recipe = with_data_shape(recipe, data.channels, data.num_classes)
     device = torch.device("cpu")
 
-    whole = train(recipe, data, tmp_path / "whole", device, steps=10, show_progress=False)
-    train(recipe, data, tmp_path / "split", device, steps=5, show_progress=False)
+    whole = train(recipe, data, tmp_path / "whole", device, steps=10, show_progress=False,
+                  table=get_table())
+    train(recipe, data, tmp_path / "split", device, steps=5, show_progress=False, table=get_table())
     resumed = train(recipe, data, tmp_path / "split", device, steps=10, resume=True,
-                    show_progress=False)
+                    show_progress=False, table=get_table())
 
     a, b = read_metrics(tmp_path / "whole"), read_metrics(tmp_path / "split")
     assert [m["step"] for m in b] == list(range(1, 11))

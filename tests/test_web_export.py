@@ -26,13 +26,14 @@ from PIL import Image
 from ganzoo.errors import GanzooError
 from ganzoo.export import export_generator
 from ganzoo.export.web import ORT_FILES, export_web, find_ort_web
+from ganzoo.host import get_table
 from ganzoo.images import make_grid, to_uint8
 from ganzoo.latents import sample_latents
 from ganzoo.runtime import Generator
 from tests.conftest import ROOT, run_cli
 from tests.test_export import write_generator
 
-DRIVER = Path(__file__).with_name("web_driver.cjs")
+DRIVER = Path(__file__).parent / "helpers" / "web_driver.cjs"
 
 
 def _node_modules() -> Path | None:
@@ -129,7 +130,7 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 def drive(job: dict, tmp: Path) -> list[dict]:
-    """Run tests/web_driver.cjs on ``job`` in headless Chromium; one result per page."""
+    """Run tests/helpers/web_driver.cjs on ``job`` in headless Chromium; one result per page."""
     job_path = tmp / "job.json"
     job_path.write_text(json.dumps({"chromium": CHROMIUM, **job}))
     proc = subprocess.run([NODE, str(DRIVER), str(job_path)], capture_output=True, text=True,
@@ -173,7 +174,7 @@ def browser_run(tmp_path_factory):
     run_cli("export", str(tmp / "plain" / "generator.safetensors"), "--web",
             str(tmp / "www" / "plain"), "--ort-web", str(dist))
     write_generator(tmp / "cond" / "generator.safetensors", "ganzoo:dcgan", 3, ngf=8)
-    result = export_generator(tmp / "cond" / "generator.safetensors")
+    result = export_generator(tmp / "cond" / "generator.safetensors", table=get_table())
     export_web(result.onnx_path, tmp / "www" / "cond", dist)
     write_generator(tmp / "gray" / "generator.safetensors", "ganzoo:dcgan", 0, ngf=8, channels=1)
     run_cli("export", str(tmp / "gray" / "generator.safetensors"), "--fp16", "--uint8", "--web",

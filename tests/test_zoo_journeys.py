@@ -11,10 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganzoo import plugins
-from ganzoo.config import resolve_recipe
-from tests.cli_batch import Call, run_cli_batch
+from ganzoo import host, resolve_recipe
 from tests.conftest import read_metrics
+from tests.helpers.cli_batch import Call, run_cli_batch
 
 # Tiny widths and batches; progan's stages are a few images long, so this short run still
 # grows 8x8 -> 16x16 and fades in.
@@ -27,11 +26,11 @@ PROGAN = ["train.resolution=16", "generator.nz=32", "generator.stage_images=8",
 def _walks() -> list[str]:
     """One recipe for each distinct (generator, discriminator, conditional) of the catalog."""
     seen: dict[tuple, str] = {}
-    for component in plugins.get_registry().components("recipe"):
+    for component in host.get_table().components("recipe"):
         recipe = resolve_recipe(component.full_name)
         key = (recipe.generator_arch, recipe.discriminator_arch, recipe.train.conditional)
         seen.setdefault(key, component.full_name)
-    plugins.reset()
+    host.reset()
     return sorted(seen.values())
 
 

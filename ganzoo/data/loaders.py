@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ganzoo.components import NameTable
 from ganzoo.data.dataset import ImageData, resize_images
 from ganzoo.errors import GanzooError
 
@@ -204,15 +205,14 @@ def load_path(path: Path, resolution: int) -> ImageData:
     return data
 
 
-def load_data(spec: str, resolution: int, registry=None) -> ImageData:
-    """A registered dataset name (``fashion-mnist``) or a path, at ``resolution``."""
+def load_data(spec: str, resolution: int, *, table: NameTable | None = None) -> ImageData:
+    """A path, or a dataset name (``fashion-mnist``) looked up in ``table``, at ``resolution``."""
     if looks_like_path(spec):
         return load_path(Path(spec).expanduser(), resolution)
-    if registry is None:
-        from ganzoo.plugins import get_registry
-
-        registry = get_registry()
-    data = registry.get("dataset", spec).load(resolution)
+    if table is None:
+        raise TypeError(f"load_data({spec!r}) names a dataset: pass the plugin host's name "
+                        "table as table=")
+    data = table.get("dataset", spec).load(resolution)
     if not isinstance(data, ImageData):
         raise GanzooError(f"dataset '{spec}' returned {type(data).__name__}, not ImageData")
     return data

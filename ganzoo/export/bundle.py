@@ -16,13 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ganzoo.build import create_generator
+from ganzoo.components import NameTable
 from ganzoo.errors import GanzooError
 from ganzoo.export import onnx as onnx_export
-from ganzoo.export.metadata import LAYOUTS, GeneratorMetadata
 from ganzoo.export.parity import ParityReport, check_parity, default_tolerance
-from ganzoo.export.safetensors import generator_bytes
 from ganzoo.fileio import fsync_dir, open_temp, write_fd
 from ganzoo.latents import LATENT_SAMPLER
+from ganzoo.loading import load_generator
+from ganzoo.store.generator_file import generator_bytes
+from ganzoo.store.onnx_metadata import LAYOUTS, GeneratorMetadata
+from ganzoo.version import __version__
 
 SAFETENSORS_NAME = "generator.safetensors"
 ONNX_NAME = "generator.onnx"
@@ -48,18 +52,16 @@ def default_output_dir(source: Path) -> Path:
     return source.parent if source.is_file() else source / "export"
 
 
-def export_generator(source: Any, out_dir: Any = None, *, fp16: bool = False,
+def export_generator(source: Any, out_dir: Any = None, *, table: NameTable, fp16: bool = False,
                      uint8: bool = False, opset: int = onnx_export.DEFAULT_OPSET,
                      tolerance: tuple[float, float] | None = None, checkpoint: Any = None,
-                     registry: Any = None, exporters: tuple[str, ...] = onnx_export.EXPORTERS,
+                     exporters: tuple[str, ...] = onnx_export.EXPORTERS,
                      log: Callable[[str], None] | None = None) -> ExportResult:
     """Export the EMA generator of run folder (or ``generator.safetensors``) ``source``.
 
     ``tolerance`` is the (max, mean) abs error allowed (default: see
     :mod:`ganzoo.export.parity`); ``log`` receives one line per exporter tried.
     """
-    from ganzoo.models import create_generator, load_generator
-
     opset = onnx_export.check_opset(opset)
     source = Path(source)
     if not source.exists():
@@ -70,14 +72,12 @@ def export_generator(source: Any, out_dir: Any = None, *, fp16: bool = False,
         raise GanzooError(f"-o {out_dir} is a file; give a folder for the exported files")
     log = log or (lambda message: None)
 
-    G, info = load_generator(source, checkpoint, registry, "cpu")
+    G, info = load_generator(source, checkpoint, table=table, device="cpu")
     arch, config = info["arch"], info["generator_config"]
     nz, num_classes = int(config.nz), int(config.num_classes)
     st_bytes = generator_bytes(G, arch, config, info["step"], info["recipe_name"])
     tolerance = default_tolerance(fp16) if tolerance is None else tolerance
     layout = "NHWC" if uint8 else "NCHW"
-    from ganzoo import __version__
-
     base = GeneratorMetadata(
         ganzoo_version=__version__, arch=arch, recipe=info["recipe_name"], nz=nz,
         resolution=int(config.resolution), channels=int(config.channels),
@@ -87,7 +87,7 @@ def export_generator(source: Any, out_dir: Any = None, *, fp16: bool = False,
         safetensors_sha256=hashlib.sha256(st_bytes).hexdigest(),
         inputs="z,labels" if num_classes else "z",
         config=json.dumps(dataclasses.asdict(config), sort_keys=True))
-    plain = onnx_export.plain_copy(G, lambda: create_generator(arch, config, registry))
+    plain = onnx_export.plain_copy(G, lambda: create_generator(arch, config, table=table))
 
     attempts: list[str] = []
     best: tuple[str, ParityReport, Any, bytes] | None = None

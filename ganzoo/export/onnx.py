@@ -21,6 +21,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from ganzoo.errors import GanzooError
+from ganzoo.version import __version__
 
 MIN_OPSET = 18
 DEFAULT_OPSET = 18
@@ -169,8 +170,6 @@ def _check_self_contained(model: onnx.ModelProto) -> None:
 
 def with_metadata(model: onnx.ModelProto, props: dict[str, str], doc: str) -> onnx.ModelProto:
     """``model`` with ``props`` as its ``metadata_props`` (replacing any), checked."""
-    from ganzoo import __version__
-
     del model.metadata_props[:]
     onnx.helper.set_model_props(model, props)
     model.producer_name = "ganzoo"

@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 
 from ganzoo.errors import GanzooError
-from ganzoo.export.metadata import GeneratorMetadata
+from ganzoo.store.onnx_metadata import GeneratorMetadata
 
 ORT_WEB_ENV = "GANZOO_ORT_WEB"
 # The WebGPU build of onnxruntime-web: one script and the one WASM binary it loads, which runs

@@ -4,15 +4,11 @@ Typical use: run real and generated images through one extractor's ``features`` 
 ``logits`` for IS), then hand the arrays to the maths functions.
 """
 
-from ganzoo.metrics.extractors import (
+from ganzoo.metrics.fmnist import FMNIST_WEIGHTS_SHA256, FMNISTClassifier, load_fmnist_extractor
+from ganzoo.metrics.inception import (
     FID_INCEPTION_FILENAME,
     FID_INCEPTION_SHA256_PREFIX,
-    FMNIST_WEIGHTS_SHA256,
-    FeatureExtractor,
     FIDInceptionV3,
-    FMNISTClassifier,
-    file_sha256,
-    load_fmnist_extractor,
     load_inception,
 )
 from ganzoo.metrics.maths import (
@@ -24,6 +20,7 @@ from ganzoo.metrics.maths import (
     kernel_distance,
     precision_recall,
 )
+from ganzoo.metrics.networks import FeatureExtractor, file_sha256
 
 __all__ = [
     "FID_INCEPTION_FILENAME",

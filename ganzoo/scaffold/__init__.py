@@ -69,7 +69,7 @@ def render(template: str, values: dict[str, str]) -> str:
 
 def new_plugin(raw_name: str, directory: Path | str = ".") -> Path:
     """Create ``DIRECTORY/ganzoo-NAME/`` and return it; an existing folder is never touched."""
-    from ganzoo import __version__
+    from ganzoo.version import __version__
 
     values = {**plugin_names(raw_name), "ganzoo_version": __version__, "api": str(PLUGIN_API)}
     parent = Path(directory).expanduser()

@@ -1,5 +1,5 @@
-"""The one training core: every recipe trains through :func:`ganzoo.train.loop.train`."""
+"""The one training core: every recipe trains through :func:`ganzoo.train.loop.train`.
 
-from ganzoo.train.loop import Trainer, train
-
-__all__ = ["Trainer", "train"]
+Importing this package loads nothing; reading a run (sample, export, eval) never needs the
+trainer.
+"""

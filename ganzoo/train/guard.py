@@ -26,12 +26,8 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from ganzoo.errors import GanzooError
+from ganzoo.errors import Diverged
 from ganzoo.train.distributed import DistContext
-
-
-class Diverged(GanzooError):
-    """A loss or a parameter became NaN or Inf."""
 
 
 class DivergenceGuard:

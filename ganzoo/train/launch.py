@@ -9,20 +9,19 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
 
-from ganzoo.config import ResolvedRecipe, resolve_recipe
+from ganzoo.components import NameTable, describe_callable
+from ganzoo.config import Override, ResolvedRecipe, check_sizes
 from ganzoo.data import ImageData, load_data
+from ganzoo.devices import FastPath, choose_fast_path, resolve_device
 from ganzoo.errors import GanzooError
-from ganzoo.models import check_sizes, recipe_from_config, with_data_shape
-from ganzoo.train.distributed import DistContext, init_from_env
-from ganzoo.train.loop import resolve_device, train
-from ganzoo.train.precision import choose_fast_path
-from ganzoo.train.run import (
+from ganzoo.recipes import recipe_from_config, resolve_recipe, with_data_shape
+from ganzoo.store.run import (
     LOCK_NAME,
     new_run_dir,
     read_config,
@@ -30,6 +29,8 @@ from ganzoo.train.run import (
     write_config,
     writer_lock,
 )
+from ganzoo.train.distributed import DistContext, init_from_env
+from ganzoo.train.loop import train
 
 
 def _say(quiet: bool, ctx: DistContext, message: str) -> None:
@@ -37,12 +38,9 @@ def _say(quiet: bool, ctx: DistContext, message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
-def describe_objective(recipe: ResolvedRecipe) -> str:
+def describe_objective(recipe: ResolvedRecipe, table: NameTable) -> str:
     """What the D and G steps will run: the loss, its constraint, the active regularizers."""
-    from ganzoo.plugins import get_registry
-    from ganzoo.registry import describe_callable
-
-    loss = get_registry().get("loss", recipe.loss)
+    loss = table.get("loss", recipe.loss)
     text = f"loss {recipe.loss}"
     if loss.after_d_step is not None:
         text += f" (after each D step: {describe_callable(loss.after_d_step)})"
@@ -90,19 +88,27 @@ def _taken_back_if_nothing_trained(run_dir: Path, is_main: bool) -> Iterator[Non
         raise
 
 
-def start_run(arch: str, overrides: list[str], data_spec: str | None, out: Path | None,
-              runs_dir: Path, device_name: str, quiet: bool = False,
-              compile: bool = False) -> Path:
-    """Resolve the recipe, load the data, write config.json and train from step 0."""
-    recipe = resolve_recipe(arch, overrides)
-    probe_device = resolve_device(device_name)
-    ctx = init_from_env(probe_device)
-    device = resolve_device(device_name, ctx)
+def _device_for(device_name: str) -> tuple[DistContext, torch.device]:
+    """This process's distributed context and device (its own GPU under torchrun)."""
+    ctx = init_from_env(resolve_device(device_name))
+    return ctx, resolve_device(device_name, ctx.local_rank if ctx.enabled else None)
+
+
+def start_run(arch: str, overrides: Sequence[str | Override], data_spec: str | None,
+              out: Path | None, runs_dir: Path, device_name: str, *, table: NameTable,
+              quiet: bool = False, compile: bool = False) -> Path:
+    """Resolve the recipe, load the data, write config.json and train from step 0.
+
+    The device and the precision are resolved here, once; the recipe written to config.json
+    records the precision they gave, and the trainer is handed the same fast path.
+    """
+    recipe = resolve_recipe(arch, overrides, table=table)
+    ctx, device = _device_for(device_name)
     fast = choose_fast_path(recipe.train.precision, device)
     recipe = dataclasses.replace(
         recipe, train=dataclasses.replace(recipe.train, precision=fast.precision))
     data_spec = data_spec or recipe.train.dataset
-    images = load_data(data_spec, recipe.train.resolution)
+    images = load_data(data_spec, recipe.train.resolution, table=table)
     recipe = with_data_shape(recipe, images.channels, images.num_classes)
     if recipe.train.conditional and not images.num_classes:
         raise GanzooError(f"recipe '{recipe.name}' is conditional but {data_spec} has no labels; "
@@ -125,33 +131,33 @@ def start_run(arch: str, overrides: list[str], data_spec: str | None, out: Path 
                 "fast_path": dataclasses.asdict(fast),
                 "versions": versions(),
             })
-        _say(quiet, ctx, f"training {recipe.name} with {describe_objective(recipe)} "
+        _say(quiet, ctx, f"training {recipe.name} with {describe_objective(recipe, table)} "
                          f"on {images.source} ({len(images)} images, "
                          f"{recipe.train.resolution}px) on {device}"
                          f"{f' x{ctx.world} processes' if ctx.enabled else ''} -> {run_dir}")
         _say(quiet, ctx, f"precision {fast.precision}"
                          f"{', channels_last' if fast.channels_last else ''} ({fast.reason})")
-        _train(recipe, images, run_dir, device, ctx, quiet, compile, resume=False)
+        _train(recipe, images, run_dir, device, ctx, quiet, compile, resume=False, table=table,
+               fast=fast)
     _say(quiet, ctx, f"done: {run_dir}  (samples in {run_dir / 'samples'}; "
                      f"'ganzoo sample {run_dir} -o grid.png')")
     return run_dir
 
 
-def resume_run(run_dir: Path, steps: int | None, device_name: str, quiet: bool = False,
-               compile: bool = False) -> Path:
+def resume_run(run_dir: Path, steps: int | None, device_name: str, *, table: NameTable,
+               quiet: bool = False, compile: bool = False) -> Path:
     """Continue a run from its latest checkpoint with the configuration it was started with."""
     config = read_config(run_dir)
     try:
-        recipe = recipe_from_config(config)
+        recipe = recipe_from_config(config, table)
     except GanzooError as exc:
         made_by = config.get("versions", {}).get("ganzoo", "an unknown version")
         raise GanzooError(f"--resume {run_dir}: its config.json does not match this ganzoo "
                           f"({exc}). The run was made by ganzoo {made_by}: undo the edit, "
                           "install what it was trained with (plugins included), or start a new "
                           "run") from exc
-    ctx = init_from_env(resolve_device(device_name))
-    device = resolve_device(device_name, ctx)
-    images = load_data(config["data"]["spec"], recipe.train.resolution)
+    ctx, device = _device_for(device_name)
+    images = load_data(config["data"]["spec"], recipe.train.resolution, table=table)
     want = config.get("data", {})
     if (want.get("channels"), want.get("count")) != (images.channels, len(images)):
         raise GanzooError(f"--resume {run_dir}: the data at {want.get('spec')} changed since the "
@@ -164,17 +170,18 @@ def resume_run(run_dir: Path, steps: int | None, device_name: str, quiet: bool =
         recipe = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, steps=steps))
     _say(quiet, ctx, f"resuming {run_dir} to step {recipe.train.steps} on {device} "
                      f"(precision {recipe.train.precision})")
-    _train(recipe, images, run_dir, device, ctx, quiet, compile, resume=True)
+    _train(recipe, images, run_dir, device, ctx, quiet, compile, resume=True, table=table)
     _say(quiet, ctx, f"done: {run_dir}")
     return run_dir
 
 
 def _train(recipe: ResolvedRecipe, images: ImageData, run_dir: Path, device: torch.device,
-           ctx: DistContext, quiet: bool, compile: bool, resume: bool) -> None:
+           ctx: DistContext, quiet: bool, compile: bool, resume: bool, *, table: NameTable,
+           fast: FastPath | None = None) -> None:
     try:
         with writer_lock(run_dir) if ctx.is_main else contextlib.nullcontext():
-            train(recipe, images, run_dir, device, resume=resume, show_progress=not quiet,
-                  ctx=ctx, compile=compile)
+            train(recipe, images, run_dir, device, table=table, resume=resume,
+                  show_progress=not quiet, ctx=ctx, compile=compile, fast=fast)
         if ctx.enabled:
             # the first process is still writing the last checkpoint: shutting the group
             # down under a peer that is not done with it can abort that peer (gloo)

@@ -1,6 +1,6 @@
 """The training loop shared by every recipe: D step(s), then a G step, then EMA.
 
-Nothing here knows an architecture or a loss: losses and regularizers come from the registry
+Nothing here knows an architecture or a loss: losses and regularizers come from the name table
 as pure functions of D's outputs / models / batches. The same loop runs on CPU or GPU, in one
 process or many (torchrun), in fp32 or on the bf16/fp16 fast path.
 """
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -18,14 +17,16 @@ from typing import Any
 
 import torch
 
+from ganzoo.build import build_pair
+from ganzoo.components import NameTable
 from ganzoo.config import ResolvedRecipe
 from ganzoo.data import BatchStream, ImageData
-from ganzoo.errors import GanzooError
+from ganzoo.devices import FastPath, choose_fast_path
+from ganzoo.errors import Diverged
 from ganzoo.images import save_grid
-from ganzoo.models import build_pair
 from ganzoo.nn.augment import augmenting
-from ganzoo.plugins import get_registry
-from ganzoo.train import checkpoint as ckpt
+from ganzoo.store import checkpoint as ckpt
+from ganzoo.store.run import append_metrics, trim_metrics
 from ganzoo.train.distributed import (
     DistContext,
     average_gradients,
@@ -33,25 +34,13 @@ from ganzoo.train.distributed import (
     mean_over_processes,
 )
 from ganzoo.train.ema import ema_decay_at, update_ema
-from ganzoo.train.guard import Diverged, DivergenceGuard
-from ganzoo.train.precision import FastPath, choose_fast_path
+from ganzoo.train.evaluation import TrainingEvaluator
+from ganzoo.train.guard import DivergenceGuard
 from ganzoo.train.progress import Progress
-from ganzoo.train.run import append_metrics, trim_metrics
 from ganzoo.train.signals import StopRequests, TrainingInterrupted
+from ganzoo.train.state import restore_trainer, trainer_state
 
 SAMPLE_COUNT = 64
-
-
-def resolve_device(name: str, ctx: DistContext | None = None) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise GanzooError(f"--device {name}: CUDA is not available here; use --device cpu")
-        if ctx is not None and ctx.enabled and device.index is None:
-            device = torch.device("cuda", ctx.local_rank)
-    return device
 
 
 @dataclass
@@ -64,21 +53,22 @@ class Trainer:
     """Owns the models, optimizers, data stream and RNG of one run (one process of it)."""
 
     def __init__(self, recipe: ResolvedRecipe, data: ImageData, run_dir: Path,
-                 device: torch.device, registry: Any = None, ctx: DistContext | None = None,
-                 compile: bool = False) -> None:
-        registry = registry or get_registry()
+                 device: torch.device, *, table: NameTable, ctx: DistContext | None = None,
+                 compile: bool = False, fast: FastPath | None = None) -> None:
+        """``fast`` is the precision the caller resolved for ``device``; without one, the
+        recipe's ``train.precision`` is resolved here."""
         self.recipe, self.run_dir, self.device = recipe, run_dir, device
         self.ctx = ctx or DistContext()
         t = recipe.train
         if self.ctx.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
-        self.fast: FastPath = choose_fast_path(t.precision, device)
+        self.fast: FastPath = fast or choose_fast_path(t.precision, device)
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
         torch.manual_seed(t.seed)
-        self.G, self.D = build_pair(recipe, registry)
+        self.G, self.D = build_pair(recipe, table)
         if self.ctx.enabled:
             convert_sync_batchnorm(self.G)
             convert_sync_batchnorm(self.D)
@@ -90,10 +80,10 @@ class Trainer:
         self.g_fwd = torch.compile(self.G) if compile else self.G
         self.d_fwd = augmenting(torch.compile(self.D) if compile else self.D, t.augment)
 
-        self.loss = registry.get("loss", recipe.loss)
+        self.loss = table.get("loss", recipe.loss)
         self.regularizers = []
         for spec in recipe.regularizers:
-            reg = registry.get("regularizer", spec.name)
+            reg = table.get("regularizer", spec.name)
             weight = reg.weight if spec.weight is None else spec.weight
             interval = reg.interval if spec.interval is None else spec.interval
             if weight:  # weight 0 turns a regularizer (e.g. a loss's companion) off
@@ -220,24 +210,8 @@ class Trainer:
         return save_grid(images.float().cpu().numpy(), path)
 
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-        tensors: dict[str, torch.Tensor] = {}
-        meta: dict[str, str] = {}
-        ckpt.module_to_tensors("G", self.G, tensors)
-        ckpt.module_to_tensors("D", self.D, tensors)
-        ckpt.module_to_tensors("G_ema", self.G_ema, tensors)
-        ckpt.optimizer_to_tensors("opt_g", self.opt_g, tensors, meta)
-        ckpt.optimizer_to_tensors("opt_d", self.opt_d, tensors, meta)
-        tensors["rng.torch"] = torch.get_rng_state()
-        tensors["rng.z"] = self.z_gen.get_state().cpu()
-        if self.device.type == "cuda":
-            tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
-        meta["scalers"] = json.dumps({"g": _scaler_state(self.scaler_g),
-                                      "d": _scaler_state(self.scaler_d)})
-        meta["data_position"] = str(self.stream.position)
-        meta["d_steps"] = str(self.d_steps)
-        meta["recipe"] = json.dumps(self.recipe.to_dict())
-        meta["precision"] = self.fast.precision
-        return tensors, meta
+        """Everything a checkpoint holds (see :mod:`ganzoo.train.state`)."""
+        return trainer_state(self)
 
     def save_checkpoint(self) -> Path | None:
         """Write a checkpoint (the main process only: one writer per run); a state holding
@@ -257,35 +231,7 @@ class Trainer:
     def load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, str],
                    where: str) -> None:
         """Restore everything :meth:`state` saved; a file that does not fit is a GanzooError."""
-        try:
-            self._load_state(tensors, meta, where)
-        except (KeyError, ValueError, TypeError, RuntimeError, IndexError, AttributeError,
-                RecursionError, OverflowError) as exc:  # the file's content is untrusted
-            raise GanzooError(f"{where} does not hold a usable training state "
-                              f"({type(exc).__name__}: {exc})") from exc
-
-    def _load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, str],
-                    where: str) -> None:
-        ckpt.module_from_tensors("G", self.G, tensors, where)
-        ckpt.module_from_tensors("D", self.D, tensors, where)
-        ckpt.module_from_tensors("G_ema", self.G_ema, tensors, where)
-        ckpt.optimizer_from_tensors("opt_g", self.opt_g, tensors, meta, where)
-        ckpt.optimizer_from_tensors("opt_d", self.opt_d, tensors, meta, where)
-        torch.set_rng_state(tensors["rng.torch"])
-        self.z_gen.set_state(tensors["rng.z"])
-        if "rng.cuda" in tensors and self.device.type == "cuda":
-            torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
-        scalers = json.loads(meta.get("scalers", "{}"))
-        if not isinstance(scalers, dict):
-            raise ValueError(f"scalers metadata is {type(scalers).__name__}, not a mapping")
-        for key, scaler in (("g", self.scaler_g), ("d", self.scaler_d)):
-            if scalers.get(key):
-                scaler.load_state_dict(scalers[key])
-        counters = {key: int(meta[key]) for key in ("step", "data_position", "d_steps")}
-        if min(counters.values()) < 0:
-            raise ValueError(f"negative counters {counters}")
-        self.step, self.d_steps = counters["step"], counters["d_steps"]
-        self.stream.position = counters["data_position"]
+        restore_trainer(self, tensors, meta, where)
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -352,13 +298,6 @@ def _chunks(n: int, *tensors: torch.Tensor | None):
     yield from zip(*parts)
 
 
-def _scaler_state(scaler: torch.amp.GradScaler) -> dict[str, Any]:
-    if not scaler.is_enabled():
-        return {}
-    return {k: (v.item() if isinstance(v, torch.Tensor) else v)
-            for k, v in scaler.state_dict().items()}
-
-
 def _find_schedule(G: torch.nn.Module, D: torch.nn.Module) -> Any:
     """The ``schedule(images_seen) -> dict`` of the first of G, D that declares one, else None."""
     for model in (G, D):
@@ -367,15 +306,15 @@ def _find_schedule(G: torch.nn.Module, D: torch.nn.Module) -> Any:
     return None
 
 
-def train(recipe: ResolvedRecipe, data: ImageData, run_dir: Path, device: torch.device,
-          steps: int | None = None, resume: bool = False, show_progress: bool = True,
-          ctx: DistContext | None = None, compile: bool = False) -> Trainer:
+def train(recipe: ResolvedRecipe, data: ImageData, run_dir: Path, device: torch.device, *,
+          table: NameTable, steps: int | None = None, resume: bool = False,
+          show_progress: bool = True, ctx: DistContext | None = None, compile: bool = False,
+          fast: FastPath | None = None) -> Trainer:
     """Train ``recipe`` on ``data`` in ``run_dir`` (resuming from its latest checkpoint)."""
-    trainer = Trainer(recipe, data, run_dir, device, ctx=ctx, compile=compile)
+    trainer = Trainer(recipe, data, run_dir, device, table=table, ctx=ctx, compile=compile,
+                      fast=fast)
     if recipe.train.eval_every and trainer.ctx.is_main:
-        from ganzoo.metrics.evaluate import TrainingEvaluator
-
-        trainer.evaluator = TrainingEvaluator(data, n=recipe.train.eval_n,
+        trainer.evaluator = TrainingEvaluator(data, table=table, n=recipe.train.eval_n,
                                               extractor=recipe.train.eval_extractor,
                                               seed=recipe.train.seed, device=device)
     if resume and ckpt.list_checkpoints(run_dir):

@@ -9,6 +9,7 @@ import torch
 from ganzoo.data import ImageData, load_idx_pair, resize_images
 from ganzoo.errors import GanzooError
 from ganzoo.hooks import hookimpl
+from ganzoo.hooktypes import RegisterDataset
 
 EMBEDDED = Path(__file__).resolve().parent.parent / "data" / "fashion_mnist"
 # Debian's dataset-fashion-mnist package installs the full set here.
@@ -39,7 +40,7 @@ def load_full(resolution: int) -> ImageData:
 
 
 @hookimpl
-def register_datasets(register):
+def register_datasets(register: RegisterDataset) -> None:
     register("fashion-mnist", load=load_embedded,
              description="Fashion-MNIST test split, 10k 28x28 images, shipped with ganzoo (MIT)")
     register("fashion-mnist-full", load=load_full,

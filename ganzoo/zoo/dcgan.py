@@ -11,6 +11,7 @@ from torch import nn
 from ganzoo.config import DiscriminatorConfig, GeneratorConfig
 from ganzoo.errors import GanzooError
 from ganzoo.hooks import hookimpl
+from ganzoo.hooktypes import RegisterArchitecture
 from ganzoo.nn import dcgan_init
 
 RESOLUTIONS = (16, 32, 64, 128)
@@ -96,7 +97,7 @@ class DCGANDiscriminator(nn.Module):
 
 
 @hookimpl
-def register_architectures(register):
+def register_architectures(register: RegisterArchitecture) -> None:
     register(
         "dcgan",
         generator=DCGANGenerator,

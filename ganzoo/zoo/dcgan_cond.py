@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganzoo.hooks import hookimpl
+from ganzoo.hooktypes import RegisterArchitecture
 from ganzoo.nn import ClassProjection, ConditionalBatchNorm2d, dcgan_init
 from ganzoo.nn.conditional import require_labels
 from ganzoo.zoo.dcgan import (
@@ -89,7 +90,7 @@ class CondDCGANDiscriminator(nn.Module):
 
 
 @hookimpl
-def register_architectures(register):
+def register_architectures(register: RegisterArchitecture) -> None:
     register(
         "dcgan-cond",
         generator=CondDCGANGenerator,

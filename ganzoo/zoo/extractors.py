@@ -14,13 +14,10 @@ import torch
 
 from ganzoo.errors import GanzooError
 from ganzoo.hooks import hookimpl
-from ganzoo.metrics.extractors import (
-    FID_INCEPTION_FILENAME,
-    FMNIST_WEIGHTS_SHA256,
-    file_sha256,
-    load_fmnist_extractor,
-    load_inception,
-)
+from ganzoo.hooktypes import RegisterFeatureExtractor
+from ganzoo.metrics.fmnist import FMNIST_WEIGHTS_SHA256, load_fmnist_extractor
+from ganzoo.metrics.inception import FID_INCEPTION_FILENAME, load_inception
+from ganzoo.metrics.networks import file_sha256
 
 INCEPTION_ENV = "GANZOO_INCEPTION_WEIGHTS"
 
@@ -50,7 +47,7 @@ def _load_inception(device: str | torch.device = "cpu", weights: str | None = No
 
 
 @hookimpl
-def register_feature_extractors(register):
+def register_feature_extractors(register: RegisterFeatureExtractor) -> None:
     register("fmnist", load=_load_fmnist, sha256=FMNIST_WEIGHTS_SHA256, channels=(1,),
              resize="antialiased bilinear to 28x28",
              description="ganzoo's Fashion-MNIST CNN (92.15% held-out), 128-d features; "

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganzoo.hooks import hookimpl
+from ganzoo.hooktypes import RegisterLoss
 
 GOODFELLOW = "https://arxiv.org/abs/1406.2661"
 HINGE = "https://arxiv.org/abs/1705.02894"  # Lim & Ye 2017; Miyato et al. 2018 use it with SN
@@ -116,7 +117,7 @@ def ragan_g_loss(fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.
 
 
 @hookimpl
-def register_losses(register):
+def register_losses(register: RegisterLoss) -> None:
     register("bce", d_loss=bce_d_loss, g_loss=bce_minimax_g_loss,
              description="minimax BCE: G minimises log(1 - D(G(z)))", paper=GOODFELLOW)
     register("bce-ns", d_loss=bce_d_loss, g_loss=bce_ns_g_loss,

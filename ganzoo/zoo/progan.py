@@ -26,6 +26,7 @@ from torch import nn
 from ganzoo.config import DiscriminatorConfig, GeneratorConfig
 from ganzoo.errors import GanzooError
 from ganzoo.hooks import hookimpl
+from ganzoo.hooktypes import RegisterArchitecture
 from ganzoo.nn import EqualizedConv2d, EqualizedLinear, MinibatchStdDev, PixelNorm
 
 PAPER = "https://arxiv.org/abs/1710.10196"
@@ -235,7 +236,7 @@ class ProGANDiscriminator(_Growing):
 
 
 @hookimpl
-def register_architectures(register):
+def register_architectures(register: RegisterArchitecture) -> None:
     register(
         "progan",
         generator=ProGANGenerator,

@@ -10,6 +10,7 @@ import yaml
 from ganzoo.config import check_recipe_shape
 from ganzoo.errors import GanzooError
 from ganzoo.hooks import hookimpl
+from ganzoo.hooktypes import RegisterRecipe
 
 
 def registry_path() -> Path:
@@ -41,7 +42,7 @@ def read_recipes(path: Path) -> dict[str, dict[str, Any]]:
     return data
 
 
-def register_recipe_file(register: Any, path: Path) -> None:
+def register_recipe_file(register: RegisterRecipe, path: Path) -> None:
     """Register every recipe of a ``registry.yaml``-style file; plugins can call this from
     their ``register_recipes`` hook so their recipes' errors name their file too."""
     for name, spec in read_recipes(Path(path)).items():
@@ -49,5 +50,5 @@ def register_recipe_file(register: Any, path: Path) -> None:
 
 
 @hookimpl
-def register_recipes(register):
+def register_recipes(register: RegisterRecipe) -> None:
     register_recipe_file(register, registry_path())

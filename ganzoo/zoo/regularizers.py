@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from ganzoo.hooks import hookimpl
+from ganzoo.hooktypes import RegisterRegularizer
 
 MESCHEDER = "https://arxiv.org/abs/1801.04406"  # R1 / R2
 GULRAJANI = "https://arxiv.org/abs/1704.00028"  # gradient penalty
@@ -85,7 +86,7 @@ def drift_penalty(D: nn.Module, real: torch.Tensor, fake: torch.Tensor,
 
 
 @hookimpl
-def register_regularizers(register):
+def register_regularizers(register: RegisterRegularizer) -> None:
     register("r1", fn=r1_penalty, weight=10.0, interval=16,
              description="R1: γ/2·E‖∇D(x)‖² on reals, weight γ (Mescheder et al. 2018)",
              paper=MESCHEDER)

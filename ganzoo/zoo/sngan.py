@@ -17,6 +17,7 @@ from torch import nn
 from ganzoo.config import DiscriminatorConfig, GeneratorConfig
 from ganzoo.errors import GanzooError
 from ganzoo.hooks import hookimpl
+from ganzoo.hooktypes import RegisterArchitecture
 from ganzoo.nn import ClassProjection, ConditionalBatchNorm2d, dcgan_init, spectral_norm_all
 
 PAPER = "https://arxiv.org/abs/1802.05957"
@@ -236,7 +237,7 @@ class SNResNetDiscriminator(nn.Module):
 
 
 @hookimpl
-def register_architectures(register):
+def register_architectures(register: RegisterArchitecture) -> None:
     register(
         "sngan",
         generator=SNDCGANGenerator,

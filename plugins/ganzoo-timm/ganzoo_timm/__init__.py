@@ -7,6 +7,7 @@ any third-party plugin; ganzoo itself never imports this package.
 from __future__ import annotations
 
 import ganzoo
+from ganzoo.hooktypes import RegisterArchitecture, RegisterRecipe
 from ganzoo_timm.projected import PAPER, ProjectedDiscriminator, ProjectedDiscriminatorConfig
 
 __version__ = "0.1.0"
@@ -29,7 +30,7 @@ RECIPE = {
 
 
 @ganzoo.hookimpl
-def register_architectures(register):
+def register_architectures(register: RegisterArchitecture) -> None:
     register("projected", discriminator=ProjectedDiscriminator,
              description="projected discriminator: frozen timm feature backbone, random "
                          "projections, multi-scale heads (discriminator only)",
@@ -37,5 +38,5 @@ def register_architectures(register):
 
 
 @ganzoo.hookimpl
-def register_recipes(register):
+def register_recipes(register: RegisterRecipe) -> None:
     register("projected", RECIPE)

@@ -1,205 +1,22 @@
-"""Feature extractors for the metrics: a shipped Fashion-MNIST classifier and FID's Inception.
-
-Metrics need a fixed network that maps images to features (FID, KID, precision/recall) and
-class probabilities (IS).  Two are built in:
-
-* ``FMNISTClassifier`` — a small CNN trained on the Fashion-MNIST train split, whose weights
-  ship inside the package (``weights/fmnist.safetensors``), so ``ganzoo eval`` works offline
-  on the default data set.  Its numbers are only comparable with other runs of the same
-  weights, never with published FIDs.
-* ``FIDInceptionV3`` — the InceptionV3 variant used by pytorch-fid (the TF 2015-12-05 graph
-  ported to torch), for numbers comparable with papers.  ganzoo downloads nothing: the user
-  names a local copy of ``pt_inception-2015-12-05-6726825d.pth``.
-
-Both take float images in [-1, 1] of shape ``[N, C, H, W]`` at any resolution, resize them
-inside to their native size, and expose ``features(x)`` and ``logits(x)``.
-
-Weights are read with safetensors only, never by unpickling: the pytorch-fid ``.pth`` is
-checked against its published sha256 prefix and then converted once by the user (the error
-says how). The shipped classifier's sha256 is checked before it is read.
-
-Shipped classifier — recipe and provenance (``scripts/train_fmnist_classifier.py``):
-    seed 0, 5 epochs over the 60k train split, Adam (max lr 3e-3, OneCycle, 20 % warm-up),
-    batch 128, random horizontal flips, 2 CPU threads; ~2 min on 2 idle CPU cores.
-    Held-out test accuracy 92.15 % (10k t10k images). 117k parameters, 472 kB.
-    sha256 78fcc5fcaaa804fd40574e13331490116bf9eb31ead958e6810cb83ea87562e7
-    The file's bytes repeat exactly for the same seed, torch build, CPU and thread count.
-"""
+"""FID's InceptionV3 (the pytorch-fid port of the TF 2015-12-05 graph), from a local copy
+of its weights converted once to safetensors: numbers comparable with papers."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
-from typing import Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ganzoo.errors import GanzooError
-
-FMNIST_WEIGHTS_PATH = Path(__file__).with_name("weights") / "fmnist.safetensors"
-FMNIST_WEIGHTS_SHA256 = "78fcc5fcaaa804fd40574e13331490116bf9eb31ead958e6810cb83ea87562e7"
-FMNIST_ARCH = "ganzoo-fmnist-cnn-v1"
+from ganzoo.metrics.networks import check_file, prepare_images
 
 FID_INCEPTION_FILENAME = "pt_inception-2015-12-05-6726825d.pth"
 # pytorch-fid names its file after the first 8 hex digits of its sha256 (torch.hub's
 # convention); that prefix is the only part of the digest published with it.
 FID_INCEPTION_SHA256_PREFIX = "6726825d"
-
-
-class FeatureExtractor(Protocol):
-    """What the metrics need from a network; plugins may provide their own."""
-
-    feature_dim: int
-    num_classes: int
-
-    def features(self, x: torch.Tensor) -> torch.Tensor: ...
-
-    def logits(self, x: torch.Tensor) -> torch.Tensor: ...
-
-
-# --------------------------------------------------------------------------------------------
-# Shared input handling and file checks
-# --------------------------------------------------------------------------------------------
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a file, read in chunks so large weight files need little memory."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _check_file(path: Path, expected_sha256: str, what: str, fix: str) -> None:
-    expected = expected_sha256.strip().lower()
-    if len(expected) < 8 or any(c not in "0123456789abcdef" for c in expected):
-        raise GanzooError(
-            f"expected_sha256 for {what} must be at least 8 hex digits, got {expected_sha256!r}."
-        )
-    if not path.is_file():
-        raise GanzooError(f"{what} not found at {path}. {fix}")
-    actual = file_sha256(path)
-    if not actual.startswith(expected):
-        raise GanzooError(
-            f"{what} at {path} has sha256 {actual}, expected {expected}"
-            f"{'…' if len(expected) < 64 else ''}; the file is corrupt, truncated or a different "
-            f"file. {fix}"
-        )
-
-
-def _prepare_images(x: torch.Tensor, channels: int, size: int, antialias: bool) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor) or x.ndim != 4 or not x.is_floating_point():
-        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise GanzooError(
-            f"images must be a float tensor of shape [N, C, H, W] in [-1, 1], got {shape}; "
-            "add a batch dimension and convert uint8 images with x / 127.5 - 1."
-        )
-    if x.shape[1] != channels:
-        if channels == 3 and x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)
-        elif channels == 1 and x.shape[1] == 3:
-            raise GanzooError(
-                "the Fashion-MNIST extractor takes 1-channel images, got 3 channels; "
-                "use the Inception extractor for RGB models or convert to grayscale first."
-            )
-        else:
-            raise GanzooError(f"expected {channels}-channel images, got {x.shape[1]} channels.")
-    if x.shape[-2:] != (size, size):
-        x = F.interpolate(
-            x, size=(size, size), mode="bilinear", align_corners=False, antialias=antialias
-        )
-    return x
-
-
-# --------------------------------------------------------------------------------------------
-# Fashion-MNIST classifier
-# --------------------------------------------------------------------------------------------
-
-
-def _conv_bn_relu(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
-    )
-
-
-class FMNISTClassifier(nn.Module):
-    """Small CNN: three conv-BN-ReLU-pool stages (28→14→7→3), a 128-d embedding, 10 logits.
-
-    ``features`` is the 128-d post-ReLU embedding (the input of the last linear layer), the
-    space FD/KD/precision-recall are measured in.  Images at any resolution are resized to
-    28×28 with an antialiased bilinear filter, so 32- or 64-px generators can be scored.
-    """
-
-    native_size = 28
-    feature_dim = 128
-    num_classes = 10
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            _conv_bn_relu(1, 32),
-            nn.MaxPool2d(2),
-            _conv_bn_relu(32, 48),
-            nn.MaxPool2d(2),
-            _conv_bn_relu(48, 64),
-            nn.MaxPool2d(2),
-        )
-        self.embed = nn.Sequential(
-            nn.Flatten(), nn.Linear(64 * 3 * 3, self.feature_dim), nn.ReLU(inplace=True)
-        )
-        self.dropout = nn.Dropout(0.3)
-        self.head = nn.Linear(self.feature_dim, self.num_classes)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """``[N, 1, H, W]`` images in [-1, 1] → ``[N, 128]`` embedding."""
-        x = _prepare_images(x, 1, self.native_size, antialias=True)
-        return self.embed(self.body(x))
-
-    def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """``[N, 1, H, W]`` images in [-1, 1] → ``[N, 10]`` class logits."""
-        return self.head(self.dropout(self.features(x)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.logits(x)
-
-
-def load_fmnist_extractor(
-    path: str | os.PathLike[str] | None = None,
-    *,
-    expected_sha256: str = FMNIST_WEIGHTS_SHA256,
-    device: str | torch.device = "cpu",
-) -> FMNISTClassifier:
-    """Load the shipped Fashion-MNIST classifier in eval mode, after checking its sha256.
-
-    The hash pins the exact weights metric numbers were produced with; a mismatch means the
-    install is damaged, and silently scoring with other weights would make numbers
-    incomparable.
-    """
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    weights = Path(path) if path is not None else FMNIST_WEIGHTS_PATH
-    _check_file(
-        weights,
-        expected_sha256,
-        "Fashion-MNIST classifier weights",
-        "Reinstall ganzoo, or retrain with scripts/train_fmnist_classifier.py and pass the "
-        "new file's path and sha256.",
-    )
-    with safe_open(str(weights), framework="pt") as fh:
-        meta = fh.metadata() or {}
-    if meta.get("arch") != FMNIST_ARCH:
-        raise GanzooError(
-            f"{weights} holds weights for arch {meta.get('arch')!r}, not {FMNIST_ARCH!r}; "
-            "pass a file written by scripts/train_fmnist_classifier.py."
-        )
-    model = FMNISTClassifier()
-    model.load_state_dict(load_file(str(weights)))
-    return model.eval().requires_grad_(False).to(device)
 
 
 # --------------------------------------------------------------------------------------------
@@ -377,7 +194,7 @@ class FIDInceptionV3(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """``[N, 1|3, H, W]`` images in [-1, 1] → ``[N, 2048]`` pool3 features (FID's space)."""
-        x = _prepare_images(x, 3, self.native_size, antialias=False)
+        x = prepare_images(x, 3, self.native_size, antialias=False)
         x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))
         x = F.max_pool2d(x, 3, stride=2)
         x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))
@@ -433,7 +250,7 @@ def load_inception(
     fix = (f"Download {FID_INCEPTION_FILENAME} from the pytorch-fid releases and pass its local "
            "path (ganzoo downloads nothing at run time).")
     if weights.suffix != ".safetensors":
-        _check_file(weights, expected_sha256 or FID_INCEPTION_SHA256_PREFIX,
+        check_file(weights, expected_sha256 or FID_INCEPTION_SHA256_PREFIX,
                     "Inception weights", fix)
         raise GanzooError(
             f"{weights} is the right file, but ganzoo reads weights only from .safetensors "
@@ -441,7 +258,7 @@ def load_inception(
             f"{convert_command(weights)}, then pass the .safetensors file."
         )
     if expected_sha256 is not None:
-        _check_file(weights, expected_sha256, "Inception weights", fix)
+        check_file(weights, expected_sha256, "Inception weights", fix)
     elif not weights.is_file():
         raise GanzooError(f"Inception weights not found at {weights}. {fix}")
     state = _read_state_dict(weights)

@@ -1,4 +1,6 @@
-"""Choosing the fast path: bf16/fp16 autocast, channels_last and fused Adam where they help.
+"""Where and how tensors compute: the device, and the fast path (bf16/fp16 autocast,
+channels_last and fused Adam) where it helps. Training, sampling and evaluation resolve both
+here, once, and hand the result on.
 
 On CPUs with bf16 units (AVX-512 BF16 or AMX) bf16 autocast with channels_last trains DCGAN
 about 2x faster than fp32 (see benchmarks/RESULTS.md); on CUDA bf16 is used where the GPU has
@@ -14,6 +16,20 @@ from dataclasses import dataclass
 import torch
 
 from ganzoo.errors import GanzooError
+
+
+def resolve_device(name: str, local_rank: int | None = None) -> torch.device:
+    """``auto | cpu | cuda | cuda:N`` -> a device; under torchrun a bare ``cuda`` means the
+    process's own GPU (``local_rank``)."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise GanzooError(f"--device {name}: CUDA is not available here; use --device cpu")
+        if local_rank is not None and device.index is None:
+            device = torch.device("cuda", local_rank)
+    return device
 
 
 @dataclass(frozen=True)

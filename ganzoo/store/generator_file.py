@@ -18,16 +18,15 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as st_save
 
 from ganzoo.errors import GanzooError
+from ganzoo.store.checkpoint import FORMAT as CHECKPOINT_FORMAT
+from ganzoo.version import __version__
 
 FORMAT = "ganzoo-generator/1"
-CHECKPOINT_FORMAT = "ganzoo-checkpoint/1"
 
 
 def generator_bytes(G: torch.nn.Module, arch: str, config: Any, step: int,
                     recipe: str) -> bytes:
     """The serialized ``generator.safetensors`` for ``G`` (built as ``arch`` with ``config``)."""
-    from ganzoo import __version__
-
     config_dict = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
     tensors = {k: v.detach().cpu().contiguous() for k, v in G.state_dict().items()}
     meta = {"format": FORMAT, "arch": arch, "config": json.dumps(config_dict, sort_keys=True),

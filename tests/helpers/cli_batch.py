@@ -7,7 +7,7 @@ parent, before the forks; ganzoo itself is imported afresh in every child, so pl
 and everything after it runs for real each time. The bad-input catalogue uses this to run
 dozens of real command lines in the time of a few interpreter starts.
 
-Used as ``run_cli_batch([Call(...), ...])``; ``python -m tests.cli_batch IN OUT`` is the
+Used as ``run_cli_batch([Call(...), ...])``; ``python -m tests.helpers.cli_batch IN OUT`` is the
 parent process it starts.
 """
 
@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 START = time.monotonic()
 
 
@@ -46,8 +46,8 @@ def run_cli_batch(calls: list[Call]) -> list[subprocess.CompletedProcess]:
             "timeout": c.timeout,
         } for c in calls]))
         total = sum(c.timeout for c in calls) + 120
-        proc = subprocess.run([sys.executable, "-m", "tests.cli_batch", str(todo), str(done)],
-                              cwd=ROOT, capture_output=True, text=True, timeout=total)
+        proc = subprocess.run([sys.executable, "-m", "tests.helpers.cli_batch", str(todo),
+                               str(done)], cwd=ROOT, capture_output=True, text=True, timeout=total)
         if proc.returncode != 0:
             raise AssertionError(f"the batch runner failed:\n{proc.stderr}")
         results = json.loads(done.read_text())

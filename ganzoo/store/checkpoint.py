@@ -36,9 +36,12 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from ganzoo.errors import GanzooError
-from ganzoo.fileio import TEMP_MARK, atomic_write, atomic_write_json  # noqa: F401 (re-export)
+from ganzoo.fileio import TEMP_MARK, atomic_write
 
 FORMAT = "ganzoo-checkpoint/1"
+#: ``checkpoints/best.safetensors``: the best-scoring state of a run evaluated while training
+#: (not a step checkpoint, so never pruned).
+BEST_NAME = "best.safetensors"
 NAME = re.compile(r"^step-(\d+)\.safetensors$")
 STALE_TEMP = re.compile(r"^\.step-\d+\.safetensors" + re.escape(TEMP_MARK) + r"\d+$")
 DIGEST_KEY = "sha256"
@@ -46,11 +49,6 @@ MAX_HEADER_BYTES = 100 * 1024 * 1024
 MAX_DIMS = 8
 DTYPE_SIZES = {"BOOL": 1, "U8": 1, "I8": 1, "I16": 2, "I32": 4, "I64": 8,
                "F16": 2, "BF16": 2, "F32": 4, "F64": 8}
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
-    atomic_write(path, data)
 
 
 # -- the file format: safetensors with a digest ---------------------------------------------

@@ -24,7 +24,7 @@ from ganzoo.fileio import atomic_write, atomic_write_json, safe_filename
 
 
 def versions() -> dict[str, str]:
-    from ganzoo import __version__
+    from ganzoo.version import __version__
 
     return {"ganzoo": __version__, "torch": torch.__version__,
             "python": platform.python_version()}

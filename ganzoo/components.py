@@ -1,4 +1,5 @@
-"""Names -> components: what every plugin registered, and how a name resolves.
+"""The name table: the component types plugins register (each checks itself), and how a
+name resolves to one of them.
 
 Every component has a full name ``plugin:name`` (``ganzoo:dcgan``). A short name works while
 exactly one plugin provides it; if two do, using it is an error naming both — unless one of
@@ -10,12 +11,14 @@ installing a plugin with a ``dcgan`` of its own does not break ganzoo's ``dcgan-
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import fnmatch
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ganzoo.config import DiscriminatorConfig, GeneratorConfig
 from ganzoo.errors import AmbiguousNameError, GanzooError, UnknownComponentError
 
 KINDS = ("architecture", "loss", "regularizer", "dataset", "recipe", "feature_extractor")
@@ -33,6 +36,26 @@ class Architecture:
     description: str = ""
     paper: str = ""
 
+    def validate(self, where: str) -> None:
+        """A GanzooError naming ``where`` if a class is missing or has no proper config."""
+        if self.generator is None and self.discriminator is None:
+            raise GanzooError(f"{where} provides neither a generator nor a discriminator")
+        for side, base in (("generator", GeneratorConfig),
+                           ("discriminator", DiscriminatorConfig)):
+            cls = getattr(self, side)
+            if cls is None:
+                continue
+            if not isinstance(cls, type):
+                raise GanzooError(f"{where}: {side} must be a class built as cls(config), "
+                                  f"got {cls!r}")
+            config_class = getattr(cls, "config_class", None)
+            if config_class is None:
+                raise GanzooError(f"{where}: the {side} class needs a 'config_class' dataclass")
+            if not (isinstance(config_class, type) and dataclasses.is_dataclass(config_class)
+                    and issubclass(config_class, base)):
+                raise GanzooError(f"{where}: {cls.__name__}.config_class must be a @dataclass "
+                                  f"deriving from ganzoo.config.{base.__name__}")
+
 
 @dataclass(frozen=True)
 class Loss:
@@ -49,6 +72,20 @@ class Loss:
     after_d_step: Callable[[Any], None] | None = None
     description: str = ""
     paper: str = ""
+
+    def validate(self, where: str) -> None:
+        if not (callable(self.d_loss) and callable(self.g_loss)):
+            raise GanzooError(f"{where}: d_loss and g_loss must be callables")
+        if self.after_d_step is not None and not callable(self.after_d_step):
+            raise GanzooError(f"{where}: after_d_step must be a callable after_d_step(D) or None")
+        companions = self.regularizers
+        if not isinstance(companions, tuple) or not all(
+                isinstance(item, str) or (isinstance(item, Mapping)
+                                          and isinstance(item.get("name"), str))
+                for item in companions):
+            raise GanzooError(f"{where}: regularizers must be a tuple of regularizer names or "
+                              f"{{'name': ..., 'weight': ..., 'interval': ...}} mappings, "
+                              f"got {companions!r}")
 
     def companions(self) -> str:
         """One line naming what the loss brings along besides its d/g losses ('' if nothing)."""
@@ -82,6 +119,16 @@ class Regularizer:
     description: str = ""
     paper: str = ""
 
+    def validate(self, where: str) -> None:
+        if not callable(self.fn):
+            raise GanzooError(f"{where}: fn must be a callable fn(D, real, fake, labels)")
+        if not isinstance(self.interval, int) or isinstance(self.interval, bool) \
+                or self.interval < 1:
+            raise GanzooError(f"{where}: interval must be an integer >= 1, "
+                              f"got {self.interval!r}")
+        if not isinstance(self.weight, (int, float)) or isinstance(self.weight, bool):
+            raise GanzooError(f"{where}: weight must be a number, got {self.weight!r}")
+
 
 @dataclass(frozen=True)
 class Dataset:
@@ -90,6 +137,10 @@ class Dataset:
     name: str
     load: Callable[..., Any]
     description: str = ""
+
+    def validate(self, where: str) -> None:
+        if not callable(self.load):
+            raise GanzooError(f"{where}: load must be callable")
 
 
 @dataclass(frozen=True)
@@ -101,6 +152,9 @@ class Recipe:
     description: str = ""
     paper: str = ""
     source: str = ""  # the file it was read from, named in its errors
+
+    def validate(self, where: str) -> None:
+        """Checked at registration, where :func:`ganzoo.config.check_recipe_shape` has run."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +170,22 @@ class FeatureExtractor:
     #: metric -> the name its score is reported under ("fd" -> "fid"); default "fd-NAME".
     score_names: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
+
+    def validate(self, where: str) -> None:
+        if not callable(self.load):
+            raise GanzooError(f"{where}: load must be a callable load(**options) returning an "
+                              "object with features(x)")
+        if not (isinstance(self.channels, tuple) and self.channels
+                and all(c in (1, 3) for c in self.channels)):
+            raise GanzooError(f"{where}: channels must be a tuple of 1 and/or 3, "
+                              f"got {self.channels!r}")
+        low_high = self.input_range
+        if not (isinstance(low_high, tuple) and len(low_high) == 2
+                and all(isinstance(v, (int, float)) for v in low_high)
+                and low_high[0] < low_high[1]):
+            raise GanzooError(f"{where}: input_range must be (low, high), got {low_high!r}")
+        if not isinstance(self.sha256, str) or not isinstance(self.score_names, Mapping):
+            raise GanzooError(f"{where}: sha256 must be a string and score_names a mapping")
 
     def score_name(self, metric: str) -> str:
         return self.score_names.get(metric, f"{metric}-{self.name}")
@@ -145,7 +215,7 @@ class Component:
 
 
 @dataclass
-class Registry:
+class NameTable:
     """All components by kind and full name."""
 
     _items: dict[str, dict[str, Component]] = field(

@@ -18,7 +18,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 import ganzoo
-from ganzoo import plugins
+from ganzoo import host
 from ganzoo.config import GeneratorConfig
 
 
@@ -78,11 +78,11 @@ class ExportTestArchitectures:
 def extra_architectures():
     """The test architectures registered as plugin ``exporttests`` for the ``with`` block."""
     plugin = ExportTestArchitectures()
-    plugins.register_plugin(plugin, "exporttests")
+    host.register_plugin(plugin, "exporttests")
     try:
         yield
     finally:
-        plugins.unregister_plugin(plugin, "exporttests")
+        host.unregister_plugin(plugin, "exporttests")
 
 
 def trained_like(G: nn.Module, nz: int, num_classes: int = 0, seed: int = 0) -> nn.Module:

@@ -1,0 +1,199 @@
+"""Reading a run: ``ganzoo sample``, ``eval``, ``export`` and the torch-free ``generate``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ganzoo.cli.app import app
+from ganzoo.errors import GanzooError
+
+
+@app.command()
+def sample(
+    run: Annotated[Path, typer.Argument(
+        help="A run folder made by 'ganzoo train', or a generator.safetensors.")],
+    n: Annotated[int, typer.Option("-n", help="Number of images.")] = 64,
+    output: Annotated[Path, typer.Option("--output", "-o", help="PNG file to write.")] = Path(
+        "samples.png"),
+    seed: Annotated[int, typer.Option(help="Latent seed (the same images as 'ganzoo generate' "
+                                      "gives an export of this run).")] = 0,
+    class_: Annotated[int | None, typer.Option(
+        "--class", help="Class index for conditional generators.")] = None,
+    nrow: Annotated[int | None, typer.Option(help="Images per grid row.")] = None,
+    precision: Annotated[str, typer.Option(
+        help="auto (bf16 + channels_last where the CPU/GPU has bf16), fp32 (bit-comparable "
+        "with the ONNX export) or bf16.")] = "auto",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+) -> None:
+    """Sample a grid of images from a run's EMA generator."""
+    import torch
+
+    from ganzoo.config import SAMPLE_PRECISIONS
+    from ganzoo.devices import choose_fast_path, resolve_device
+    from ganzoo.host import get_table
+    from ganzoo.images import check_grid_count, save_grid
+    from ganzoo.loading import load_generator
+    from ganzoo.sampling import generate_images
+
+    check_grid_count(n)
+    if precision not in SAMPLE_PRECISIONS:
+        raise GanzooError(f"--precision must be {', '.join(SAMPLE_PRECISIONS[:-1])} or "
+                          f"{SAMPLE_PRECISIONS[-1]}, got {precision!r}")
+    dev = resolve_device(device)
+    fast = choose_fast_path(precision, dev)
+    G, info = load_generator(run, table=get_table(), device=str(dev))
+    if fast.channels_last:
+        G = G.to(memory_format=torch.channels_last)
+    cfg = info["generator_config"]
+    images = generate_images(G, n, nz=cfg.nz, num_classes=cfg.num_classes, seed=seed,
+                             class_index=class_, batch=256, device=dev, fast=fast)
+    save_grid(images.numpy(), output, nrow)
+    typer.echo(f"wrote {output} ({n} images, step {info['step']}, {fast.precision})")
+
+
+# -- eval ------------------------------------------------------------------------------------
+
+
+@app.command("eval")
+def eval_(
+    run: Annotated[Path, typer.Argument(
+        help="A run folder made by 'ganzoo train', or a generator.safetensors (with --data).")],
+    metrics: Annotated[str, typer.Option(
+        help="Comma-separated: fd (Frechet distance), kd (kernel distance), is (Inception "
+        "score), pr (precision and recall).")] = "fd,kd,is,pr",
+    n: Annotated[int, typer.Option("-n", help="Generated images to score.")] = 10000,
+    extractor: Annotated[str, typer.Option(
+        help="Feature extractor: fmnist (shipped, offline) or inception (real FID; needs "
+        "--inception-weights), or a plugin's.")] = "fmnist",
+    inception_weights: Annotated[Path | None, typer.Option(
+        "--inception-weights", help="Local .safetensors conversion of pytorch-fid's "
+        "pt_inception-2015-12-05-6726825d.pth (pass the .pth to be told how), or set "
+        "GANZOO_INCEPTION_WEIGHTS.")] = None,
+    seed: Annotated[int, typer.Option(help="Latent seed (and KD/PR subset seed).")] = 0,
+    data: Annotated[str | None, typer.Option(
+        "--data", "-d", help="Reference dataset (default: the one the run trained on).")] = None,
+    checkpoint: Annotated[Path | None, typer.Option(
+        help="Score this checkpoint of the run instead of its latest.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    batch: Annotated[int, typer.Option(help="Images per forward pass.")] = 250,
+    no_log: Annotated[bool, typer.Option(
+        "--no-log", help="Do not append the record to the run's metrics.jsonl.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON.")] = False,
+) -> None:
+    """Score a run's EMA generator against its dataset; every score carries its protocol."""
+    from ganzoo.devices import resolve_device
+    from ganzoo.host import get_table
+    from ganzoo.metrics.scoring import evaluate
+    from ganzoo.store.run import append_metrics
+
+    if batch < 1:
+        raise GanzooError(f"--batch must be at least 1, got {batch}")
+    options = {}
+    if inception_weights is not None:
+        if extractor.split(":")[-1] != "inception":
+            raise GanzooError("--inception-weights is for --extractor inception; drop it or "
+                              "add --extractor inception")
+        options["weights"] = str(inception_weights)
+    result = evaluate(run, table=get_table(), metrics=metrics, n=n, extractor=extractor,
+                      seed=seed, data=data, checkpoint=checkpoint, device=resolve_device(device),
+                      extractor_options=options, batch=batch)
+    record = result.record()
+    if run.is_dir() and not no_log:
+        append_metrics(run, record)
+    if as_json:
+        typer.echo(json.dumps(record, indent=2))
+        return
+    p = result.protocol
+    typer.echo(f"{p['recipe']} step {p['step']}: {p['n_fake']} generated vs {p['n_real']} "
+               f"reference images ({p['reference']['source']}), extractor {p['extractor']} "
+               f"sha256 {p['extractor_sha256'][:12]}, seed {p['seed']}")
+    width = max(len(k) for k in result.scores)
+    for key, value in result.scores.items():
+        if not key.endswith("-std"):
+            std = result.scores.get(f"{key}-std")
+            typer.echo(f"  {key:<{width}}  {value:.4f}" + (f" ± {std:.4f}" if std is not None
+                                                           else ""))
+    if run.is_dir() and not no_log:
+        typer.echo(f"appended to {run / 'metrics.jsonl'}")
+
+
+# -- export / generate -----------------------------------------------------------------------
+
+
+@app.command()
+def export(
+    run: Annotated[Path, typer.Argument(
+        help="A run folder made by 'ganzoo train', or a generator.safetensors.")],
+    out: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Folder for generator.safetensors + generator.onnx "
+        "(default: RUN/export).")] = None,
+    fp16: Annotated[bool, typer.Option(
+        "--fp16", help="float16 weights and maths inside the graph; z and images stay "
+        "float32.")] = False,
+    uint8: Annotated[bool, typer.Option(
+        "--uint8", help="Output uint8 [N, H, W, C] pixels, post-processing baked in.")] = False,
+    opset: Annotated[int, typer.Option(help="ONNX opset (18 or newer).")] = 18,
+    checkpoint: Annotated[Path | None, typer.Option(
+        help="Export this checkpoint of the run instead of its latest.")] = None,
+    web: Annotated[Path | None, typer.Option(
+        "--web", help="Also write a static web page into this folder that runs the generator "
+        "in the browser (onnxruntime-web; serve it with 'python -m http.server').")] = None,
+    ort_web: Annotated[Path | None, typer.Option(
+        "--ort-web", help="With --web: where onnxruntime-web is (its dist folder, or a folder "
+        "with node_modules; default: $GANZOO_ORT_WEB, else ./node_modules).")] = None,
+) -> None:
+    """Export the EMA generator to safetensors + ONNX, checked against torch with onnxruntime."""
+    from ganzoo.export import export_generator
+    from ganzoo.host import get_table
+
+    if ort_web is not None and web is None:
+        raise GanzooError("--ort-web only matters with --web DIR; add --web or drop --ort-web")
+    if web is not None:
+        from ganzoo.export.web import find_ort_web
+
+        ort_web = find_ort_web(ort_web)  # before the export, so a missing one fails fast
+    result = export_generator(run, out, table=get_table(), fp16=fp16, uint8=uint8, opset=opset,
+                              checkpoint=checkpoint, log=lambda line: typer.echo(line, err=True))
+    m = result.metadata
+    typer.echo(f"wrote {result.safetensors_path}")
+    typer.echo(f"wrote {result.onnx_path} ({m.arch}, step {m.step}, {m.precision}, "
+               f"{m.output_layout} {m.output_dtype}, opset {opset}, exporter {result.exporter}, "
+               f"max abs error {result.parity.max_abs_error:.3g})")
+    if web is not None:
+        from ganzoo.export.web import export_web
+
+        page = export_web(result.onnx_path, web, ort_web)
+        typer.echo(f"wrote {page} (serve it: python -m http.server -d {web}; then open "
+                   "http://localhost:8000)")
+
+
+@app.command()
+def generate(
+    model: Annotated[Path, typer.Argument(help="A generator.onnx made by 'ganzoo export'.")],
+    n: Annotated[int, typer.Option("-n", help="Number of images.")] = 64,
+    output: Annotated[Path, typer.Option("--output", "-o", help="PNG grid to write.")] = Path(
+        "generated.png"),
+    seed: Annotated[int, typer.Option(help="Latent seed (as for 'ganzoo sample').")] = 0,
+    class_: Annotated[int | None, typer.Option(
+        "--class", help="Class index for conditional generators.")] = None,
+    nrow: Annotated[int | None, typer.Option(help="Images per grid row.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    threads: Annotated[int | None, typer.Option(help="CPU threads (default: all "
+                                                "usable cores).")] = None,
+) -> None:
+    """Generate a grid of images with onnxruntime only (no torch), via ganzoo.runtime."""
+    from ganzoo.images import check_grid_count, save_grid
+    from ganzoo.runtime import Generator
+
+    check_grid_count(n)
+    gen = Generator(model, device=device, threads=threads)
+    images = gen.generate(n, seed=seed, class_index=class_)
+    save_grid(images, output, nrow, layout=gen.metadata.output_layout)
+    typer.echo(f"wrote {output} ({n} images, {gen.metadata.arch} step {gen.metadata.step}, "
+               f"{gen.provider})")
+
+

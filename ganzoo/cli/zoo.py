@@ -1,0 +1,109 @@
+"""``ganzoo zoo list``: what the zoo offers, as a table or JSON."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated
+
+import typer
+
+from ganzoo.cli.app import zoo_app
+from ganzoo.components import KINDS, PLURALS
+from ganzoo.errors import GanzooError
+
+KIND_ALIASES = {
+    "recipes": "recipe", "recipe": "recipe",
+    "architectures": "architecture", "architecture": "architecture", "archs": "architecture",
+    "losses": "loss", "loss": "loss",
+    "regularizers": "regularizer", "regularizer": "regularizer",
+    "datasets": "dataset", "dataset": "dataset",
+    "extractors": "feature_extractor", "feature-extractors": "feature_extractor",
+    "feature_extractor": "feature_extractor",
+}
+
+
+@zoo_app.command("list")
+def zoo_list(
+    pattern: Annotated[str, typer.Argument(help="Wildcard filter, e.g. '*gan*'.")] = "*",
+    kind: Annotated[str, typer.Option(help="recipes, architectures, losses, regularizers, "
+                                      "datasets, extractors or all.")] = "recipes",
+    losses: Annotated[bool, typer.Option("--losses", help="Losses and regularizers.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List what the zoo offers (recipes by default)."""
+    from ganzoo.host import get_table
+
+    if losses:
+        kinds = ["loss", "regularizer"]
+    elif kind == "all":
+        kinds = list(KINDS)
+    elif kind in KIND_ALIASES:
+        kinds = [KIND_ALIASES[kind]]
+    else:
+        raise GanzooError(f"--kind {kind}: choose one of {', '.join(sorted(KIND_ALIASES))}, all")
+    table = get_table()
+    rows = []
+    for k in kinds:
+        for c in table.components(k, pattern):
+            row = {"kind": k, "name": c.name, "full_name": c.full_name,
+                   "plugin": c.distribution, "description": c.description,
+                   "paper": getattr(c.value, "paper", "")}
+            if k == "recipe":
+                spec = c.value.spec
+                row.update(generator=spec.get("generator", {}).get("arch"),
+                           discriminator=spec.get("discriminator", {}).get("arch"),
+                           loss=spec.get("loss", "bce-ns"),
+                           resolution=(spec.get("train") or {}).get("resolution", 32))
+            elif k == "loss":
+                row.update(companions=c.value.companions())
+            elif k == "regularizer":
+                row.update(weight=c.value.weight, interval=c.value.interval)
+            rows.append(row)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    _print_table(rows, kinds)
+
+
+def _short_paper(url: str) -> str:
+    """``https://arxiv.org/abs/1511.06434`` -> ``arXiv:1511.06434`` (other links as they are)."""
+    match = re.search(r"arxiv\.org/abs/([\w.]+)", url)
+    return f"arXiv:{match[1]}" if match else url
+
+
+def _print_table(rows: list[dict], kinds: list[str]) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console()
+    for k in kinds:
+        table = Table(title=PLURALS[k], title_justify="left", box=box.SIMPLE_HEAD,
+                      collapse_padding=True, pad_edge=False)
+        table.add_column("name", style="bold", no_wrap=True)
+        if k == "recipe":
+            table.add_column("px", justify="right", no_wrap=True)
+            table.add_column("G / D", no_wrap=True)
+            table.add_column("loss", no_wrap=True)
+        if k == "regularizer":
+            table.add_column("weight", justify="right", no_wrap=True)
+            table.add_column("every", justify="right", no_wrap=True)
+        table.add_column("description", ratio=1, min_width=16)
+        for row in (r for r in rows if r["kind"] == k):
+            cells = [row["name"]]
+            if k == "recipe":
+                g, d = (str(row[c]).split(":")[-1] for c in ("generator", "discriminator"))
+                cells += [str(row["resolution"]), g if g == d else f"{g} / {d}",
+                          str(row["loss"]).split(":")[-1]]
+            if k == "regularizer":
+                cells += [f"{row['weight']:g}", str(row["interval"])]
+            extra = f"\n{row['companions']}" if row.get("companions") else ""
+            source = " · ".join([row["full_name"].split(":")[0]]
+                                + ([_short_paper(row["paper"])] if row["paper"] else []))
+            cells += [f"{row['description']}{extra}\n[dim]{escape(source)}[/dim]"]
+            table.add_row(*cells)
+        console.print(table)
+
+

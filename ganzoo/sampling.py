@@ -1,0 +1,45 @@
+"""The one way ganzoo draws images from a generator: seeded latents from the shared sampler
+(:mod:`ganzoo.latents`), in batches, in eval mode. ``ganzoo sample``, evaluation and in-run
+scoring all call :func:`generate_images`, so the same seed gives the same images everywhere
+(and the same as ``ganzoo generate`` on an export)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from ganzoo.devices import FastPath
+from ganzoo.latents import class_labels, sample_latents
+
+
+@torch.no_grad()
+def generate_images(G: nn.Module, n: int, *, nz: int, num_classes: int = 0, seed: int = 0,
+                    class_index: int | None = None, batch: int = 250,
+                    device: str | torch.device = "cpu", fast: FastPath | None = None,
+                    postprocess: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                    ) -> torch.Tensor:
+    """``n`` samples of ``G`` on the CPU: float32 in [-1, 1], or what ``postprocess`` makes of
+    each batch (e.g. uint8). Conditional generators get ``class_index``, or the classes in turn.
+
+    ``fast`` runs G under its autocast (bf16 sampling); memory stays flat as ``n`` grows.
+    """
+    z = torch.from_numpy(sample_latents(n, nz, seed))
+    labels = class_labels(n, num_classes, class_index)
+    device = torch.device(device)
+    was_training = G.training
+    G.eval()
+    out = []
+    try:
+        for start in range(0, n, batch):
+            zb = z[start:start + batch].to(device)
+            lb = (None if labels is None
+                  else torch.from_numpy(labels[start:start + batch]).to(device))
+            with fast.autocast(device) if fast else contextlib.nullcontext():
+                images = G(zb, lb).float()
+            out.append((postprocess(images) if postprocess else images).cpu())
+    finally:
+        G.train(was_training)
+    return torch.cat(out)
