@@ -28,6 +28,7 @@ from PIL import Image
 from ganzoo.host import get_table
 from ganzoo.store import checkpoint as ckpt
 from ganzoo.train.launch import start_run
+from tests.conftest import plugins_env
 from tests.helpers.cli_batch import Call, run_cli_batch
 
 TINY = ["--set", "generator.ngf=8", "--set", "discriminator.ndf=8", "--set", "train.batch=16"]
@@ -219,14 +220,14 @@ def _(tmp, base):
      "ValueError: acme cannot build this", "check the generator.* values")
 def _(tmp, base):
     return Call(["train", "--arch", "boom", "--out", str(tmp / "boom-run"), *TINY],
-                env={"PYTHONPATH": _pythonpath(_crash_plugin(tmp))}), None
+                env=plugins_env(_crash_plugin(tmp))), None
 
 
 @row("plugin-model-raises-in-training", "plugin code failed: RuntimeError: acme forward "
      "exploded (in ", "ganzoo_acme_crash.py:", "run with --debug for the traceback")
 def _(tmp, base):
     return Call(["train", "--arch", "crashing", "--out", str(tmp / "crash-run"), *TINY],
-                env={"PYTHONPATH": _pythonpath(_crash_plugin(tmp))}), None
+                env=plugins_env(_crash_plugin(tmp))), None
 
 
 @row("set-without-value", "write KEY=VALUE")
@@ -243,7 +244,7 @@ def _(tmp, base):
           generator: {arch: dcgan, ngff: 8}
           discriminator: {arch: dcgan}
     """})
-    return Call(["train", "--arch", "acme-dcgan"], env={"PYTHONPATH": _pythonpath(site)}), None
+    return Call(["train", "--arch", "acme-dcgan"], env=plugins_env(site)), None
 
 
 @row("registry-entry-malformed", "acme_registry.yaml: entry 'acme-typo' has no key 'trian': "
@@ -256,7 +257,7 @@ def _(tmp, base):
           discriminator: {arch: dcgan}
           trian: {steps: 3}
     """})
-    return Call(["train", "--arch", "acme-typo"], env={"PYTHONPATH": _pythonpath(site)}), None
+    return Call(["train", "--arch", "acme-typo"], env=plugins_env(site)), None
 
 
 @row("registry-not-yaml", "acme_registry.yaml is not valid YAML", "unknown arch 'acme-x'")
@@ -264,7 +265,7 @@ def _(tmp, base):
     site = tmp / "site-yaml"
     write_plugin(site, "ganzoo_acme", RECIPE_FILE_PLUGIN,
                  {"acme_registry.yaml": "acme-x: {generator: [\n"})
-    return Call(["train", "--arch", "acme-x"], env={"PYTHONPATH": _pythonpath(site)}), None
+    return Call(["train", "--arch", "acme-x"], env=plugins_env(site)), None
 
 
 @row("broken-plugin", "plugin 'acme' (ganzoo-acme 0.3) failed to load and was skipped",
@@ -280,7 +281,7 @@ def _(tmp, base):
             raise RuntimeError("acme exploded")
     """)
     return Call(["train", "--steps", "1", "--out", str(tmp / "broken-plugin-run"), *TINY, "-q"],
-                env={"PYTHONPATH": _pythonpath(site)}), None
+                env=plugins_env(site)), None
 
 
 @row("empty-image-folder", "no images found under", "point --data at a folder of images")
@@ -423,12 +424,6 @@ def _(tmp, base):
 @row("debug-shows-the-traceback", "Traceback", "unknown arch 'nosuch'")
 def _(tmp, base):
     return Call(["--debug", "train", "--arch", "nosuch"]), None
-
-
-def _pythonpath(site: Path) -> str:
-    import os
-
-    return os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,6 @@ import inspect
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import types
@@ -33,12 +32,14 @@ from ganzoo import hookspecs, host
 from ganzoo.errors import GanzooError, PluginAPIError
 from ganzoo.host import api as plugin_api
 from ganzoo.scaffold import new_plugin, plugin_names
-from tests.conftest import ROOT, read_metrics, run_cli
+from tests.conftest import ROOT, plugins_env, read_metrics, run_cli
+from tests.helpers.install import pip_install
 
 FIXTURES = Path(__file__).resolve().parent / "plugins"
 FIXTURE_PACKAGES = ("ganzoo-fixture-good", "ganzoo-fixture-broken", "ganzoo-fixture-clash")
 DOCS = ROOT / "docs"
-SWITCHES = ("GANZOO_DISABLE_PLUGINS", "GANZOO_DISABLE_PLUGIN_AUTOLOAD", "GANZOO_PLUGIN_ERRORS")
+SWITCHES = ("GANZOO_DISABLE_PLUGINS", "GANZOO_DISABLE_PLUGIN_AUTOLOAD", "GANZOO_PLUGINS",
+            "GANZOO_PLUGIN_ERRORS")
 
 # entry point of ganzoo-fixture-broken -> what its one-line reason must say
 BROKEN = {
@@ -68,28 +69,12 @@ TINY_RUN = ("--data", "good-stripes", "--steps", "1", "--batch", "4", "--quiet",
             "--set", "discriminator.ndf=4")
 
 
-def pip_install(packages: list[Path], target: Path, scratch: Path) -> None:
-    """``pip install`` into ``target``, building from copies (setuptools writes build/ and
-    egg-info next to the sources, which must stay clean)."""
-    copies = []
-    for package in packages:
-        copy = scratch / package.name
-        shutil.copytree(package, copy, ignore=shutil.ignore_patterns("build", "*.egg-info"))
-        copies.append(str(copy))
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--no-index", "--disable-pip-version-check", "--target", str(target), *copies],
-        capture_output=True, text=True, timeout=300,
-    )
-    assert proc.returncode == 0, f"pip install failed:\n{proc.stdout}\n{proc.stderr}"
-
-
 def env_for(site: Path, **switches: str) -> dict[str, str]:
-    """Subprocess environment seeing the plugins in ``site`` and this checkout's ganzoo, with
-    every plugin switch off unless given."""
+    """Subprocess environment seeing the plugins installed in ``site`` (and loading those
+    only) and this checkout's ganzoo, with every other plugin switch off unless given."""
     path = [str(site), str(ROOT), os.environ.get("PYTHONPATH", "")]
-    return {"PYTHONPATH": os.pathsep.join(p for p in path if p),
-            **dict.fromkeys(SWITCHES, ""), **switches}
+    return {**dict.fromkeys(SWITCHES, ""), **plugins_env(site),
+            "PYTHONPATH": os.pathsep.join(p for p in path if p), **switches}
 
 
 def statuses(proc: subprocess.CompletedProcess) -> dict[str, dict]:
@@ -498,5 +483,5 @@ def test_plugin_switches_are_documented(switch):
 
 def test_every_switch_read_in_plugins_is_in_the_test_list():
     source = (ROOT / "ganzoo" / "host" / "loader.py").read_text(encoding="utf-8")
-    read = re.findall(r'(?:environ\.get|_env_flag)\(\s*"(GANZOO_[A-Z_]+)"', source)
+    read = re.findall(r'(?:environ\.get|_env_flag|_names)\(\s*"(GANZOO_[A-Z_]+)"', source)
     assert set(read) == set(SWITCHES)

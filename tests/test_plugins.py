@@ -13,7 +13,7 @@ import ganzoo
 from ganzoo import host, resolve_recipe
 from ganzoo.errors import AmbiguousNameError, GanzooError, UnknownComponentError
 from ganzoo.zoo.dcgan import DCGANDiscriminator, DCGANGenerator
-from tests.conftest import run_cli
+from tests.conftest import plugins_env, run_cli
 
 
 def make_plugin(**hooks) -> types.SimpleNamespace:
@@ -268,7 +268,7 @@ def test_broken_entry_point_is_recorded_and_the_rest_loads(tmp_path):
             register("softplus-gap", d_loss=lambda r, f: F.softplus(f - r).mean(),
                      g_loss=lambda f, r: F.softplus(-f).mean(), description="a good plugin")
     """)
-    env = {"PYTHONPATH": str(tmp_path)}
+    env = plugins_env(tmp_path)
     proc = run_cli("plugins", "list", "--json", env=env)
     statuses = {s["name"]: s for s in json.loads(proc.stdout)}
     assert statuses["broken"]["status"] == "failed"
@@ -308,7 +308,7 @@ def test_a_replacement_is_checked_once_every_plugin_has_loaded(tmp_path):
             register("gap", d_loss=lambda r, f: f.mean(), g_loss=lambda f, r: -f.mean(),
                      replaces="zeta:gap")
     """)
-    env = {"PYTHONPATH": str(tmp_path)}
+    env = plugins_env(tmp_path)
     both = {s["name"]: s for s in json.loads(run_cli("plugins", "list", "--json", env=env).stdout)}
     assert both["alpha"]["status"] == "loaded"
     assert both["alpha"]["replaces"] == {"loss alpha:gap": "zeta:gap"}

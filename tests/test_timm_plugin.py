@@ -15,7 +15,7 @@ import torch
 
 from ganzoo import create_discriminator, host
 from ganzoo.errors import GanzooError
-from tests.conftest import ROOT, read_metrics, run_cli
+from tests.conftest import ROOT, plugins_env, read_metrics, run_cli
 
 if os.environ.get("GANZOO_NO_SKIP") != "1":  # CI installs timm: there, its absence fails
     pytest.importorskip("timm", reason="the ganzoo-timm plugin needs timm installed")
@@ -56,7 +56,7 @@ def plugin_on_path(installed, monkeypatch):
 
 
 def _env(installed: Path) -> dict[str, str]:
-    return {"PYTHONPATH": os.pathsep.join([str(installed), os.environ.get("PYTHONPATH", "")])}
+    return plugins_env(installed)
 
 
 def test_installed_plugin_is_found_through_its_entry_point(plugin_on_path):

@@ -31,6 +31,9 @@ def plugins_list(
     if not host.autoload:
         typer.echo("plugin autoloading is off (GANZOO_DISABLE_PLUGIN_AUTOLOAD is set): installed "
                    "plugins were not loaded; unset the variable to load them again")
+    elif host.only is not None:
+        typer.echo(f"only the plugins GANZOO_PLUGINS names were read "
+                   f"({', '.join(sorted(host.only)) or 'none'}); unset it to load all")
     elif not statuses:
         typer.echo("no third-party plugins installed (--all shows the built-in one; "
                    "'ganzoo plugins new NAME' starts one)")

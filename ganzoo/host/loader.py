@@ -7,6 +7,9 @@ Switches (read here and nowhere else):
     load the built-in plugins only (for when an installed plugin breaks everything).
 ``GANZOO_DISABLE_PLUGINS=a,b``
     skip the named entry-point plugins.
+``GANZOO_PLUGINS=a,b``
+    load only the named entry-point plugins (set but empty: none); the others are not read
+    at all. Test suites use it to run against exactly the plugins they install.
 ``GANZOO_PLUGIN_ERRORS=raise``
     re-raise a failing plugin's exception with its traceback (for plugin authors).
 
@@ -85,6 +88,8 @@ class PluginHost:
     owners: dict[str, PluginStatus] = field(default_factory=dict)
     commands_added: bool = False
     autoload: bool = True  # False under GANZOO_DISABLE_PLUGIN_AUTOLOAD: entry points not read
+    # GANZOO_PLUGINS: the only entry-point plugins read (normalised names); None: all of them
+    only: frozenset[str] | None = None
 
 
 def _env_flag(name: str) -> bool:
@@ -96,9 +101,27 @@ def _normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _disabled_names() -> set[str]:
-    raw = os.environ.get("GANZOO_DISABLE_PLUGINS", "")
+def _names(variable: str) -> set[str]:
+    raw = os.environ.get(variable, "")
     return {_normalize(part.strip()) for part in raw.split(",") if part.strip()}
+
+
+def _disabled_names() -> set[str]:
+    return _names("GANZOO_DISABLE_PLUGINS")
+
+
+def _only_names() -> frozenset[str] | None:
+    """``GANZOO_PLUGINS``: the entry-point plugins to load and no others (None when unset)."""
+    if "GANZOO_PLUGINS" not in os.environ:
+        return None
+    return frozenset(_names("GANZOO_PLUGINS"))
+
+
+def _named(ep: metadata.EntryPoint, names: Iterable[str]) -> bool:
+    """Whether ``names`` (normalised) name the entry point or its distribution."""
+    dist = getattr(ep, "dist", None)
+    own = {_normalize(ep.name)} | ({_normalize(dist.metadata["Name"])} if dist else set())
+    return bool(own & set(names))
 
 
 def _raise_plugin_errors() -> bool:
@@ -179,11 +202,13 @@ def load_plugins() -> PluginHost:
         builtin.hooks = sorted(set(builtin.hooks) | set(implemented_hooks(pm, module)))
         _record(builtin, found)
 
+    host.only = _only_names()
     host.autoload = not _env_flag("GANZOO_DISABLE_PLUGIN_AUTOLOAD")
     if host.autoload:
         disabled = _disabled_names()
         for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-            statuses.append(_load_entry_point(host, ep, disabled))
+            if host.only is None or _named(ep, host.only):
+                statuses.append(_load_entry_point(host, ep, disabled))
         _fail_missing_replacements(host)
     _note_clashes(host)
     return host
