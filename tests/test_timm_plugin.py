@@ -15,7 +15,7 @@ import torch
 
 from ganzoo import create_discriminator, host
 from ganzoo.errors import GanzooError
-from tests.conftest import ROOT, plugins_env, read_metrics, run_cli
+from tests.conftest import ROOT, plugins_env, read_metrics, run_cli, site_plugins
 
 if os.environ.get("GANZOO_NO_SKIP") != "1":  # CI installs timm: there, its absence fails
     pytest.importorskip("timm", reason="the ganzoo-timm plugin needs timm installed")
@@ -50,6 +50,7 @@ def installed(tmp_path_factory) -> Path:
 def plugin_on_path(installed, monkeypatch):
     """The installed plugin visible to this process, found through its entry point."""
     monkeypatch.syspath_prepend(str(installed))
+    monkeypatch.setenv("GANZOO_PLUGINS", ",".join(site_plugins(installed)))
     host.reset()
     yield
     host.reset()
