@@ -1,11 +1,14 @@
-"""Inference throughput on CPU: torch eager and channels_last against ONNX Runtime fp32 / fp16.
+"""Inference throughput on CPU: torch eager and channels_last against ONNX Runtime fp32 / fp16,
+the sub-pixel fp32 export and the int8 export.
 
 One DCGAN-64 generator (nz 100, ngf 64, 3 channels, BatchNorm statistics measured on real
 batches) is exported with ganzoo's own path (``export_generator``: dynamo exporter, parity
 check) and run by ``ganzoo.runtime.Generator`` with its default session settings, at one batch
 size and the same thread count for every engine. Rounds alternate between engines so machine
 noise hits all alike; the table shows the median images/s and the ratio to torch eager
-(target: ONNX Runtime fp32 >= 1.5x). The second table varies ONNX Runtime's settings (graph
+(targets, issue 18: int8 >= 2x onnxruntime fp32 and >= ganzoo's bf16 sampling; sub-pixel fp32
+no slower than the ConvTranspose export). ``--calibration`` sets the int8 export's latents.
+The second table varies ONNX Runtime's settings (graph
 optimization level, execution mode, thread spinning) to show what each is worth; the load
 average is printed because other work on the machine changes the picture (spinning threads
 suffer most from it).
@@ -95,6 +98,8 @@ def main() -> None:
     parser.add_argument("--nz", type=int, default=100)
     parser.add_argument("--ngf", type=int, default=64)
     parser.add_argument("--channels", type=int, default=3)
+    parser.add_argument("--calibration", type=int, default=256,
+                        help="latents the int8 export calibrates on")
     parser.add_argument("--no-settings", action="store_true",
                         help="skip the ONNX Runtime settings table")
     args = parser.parse_args()
@@ -110,6 +115,13 @@ def main() -> None:
         st.write_bytes(generator_bytes(G, "ganzoo:dcgan", config, 0, "dcgan-64"))
         fp32 = export_generator(st, Path(tmp) / "fp32", table=get_table())
         fp16 = export_generator(st, Path(tmp) / "fp16", fp16=True, table=get_table())
+        sub = export_generator(st, Path(tmp) / "subpixel", subpixel=True, table=get_table())
+        q8 = export_generator(st, Path(tmp) / "int8", quantize="int8", table=get_table(),
+                              calibration=args.calibration, quality_count=200)
+        ort_sub = Generator(sub.onnx_path, device="cpu", threads=args.threads,
+                            batch_size=args.batch)
+        ort8 = Generator(q8.onnx_path, device="cpu", threads=args.threads,
+                         batch_size=args.batch)
         ort32 = Generator(fp32.onnx_path, device="cpu", threads=args.threads,
                           batch_size=args.batch)
         ort16 = Generator(fp16.onnx_path, device="cpu", threads=args.threads,
@@ -137,13 +149,17 @@ def main() -> None:
             f"{', channels_last' if fast.channels_last else ''})": ganzoo_default,
             "onnxruntime fp32 (ganzoo.runtime)": lambda: ort32.run(z_np),
             "onnxruntime fp16 (ganzoo.runtime)": lambda: ort16.run(z_np),
+            "onnxruntime fp32 sub-pixel (--subpixel)": lambda: ort_sub.run(z_np),
+            "onnxruntime int8 (--quantize int8)": lambda: ort8.run(z_np),
         }, args.rounds)
         print(f"DCGAN-64 generator (nz {args.nz}, ngf {args.ngf}, {args.channels} channels), "
               f"batch {args.batch}, {args.threads} threads, median of {args.rounds} rounds; "
               f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load "
               f"average {load[0]:.1f} at start; torch {torch.__version__}, onnxruntime "
               f"{ort.__version__}; exporter {fp32.exporter}, fp16 max abs error "
-              f"{fp16.parity.max_abs_error:.3g}")
+              f"{fp16.parity.max_abs_error:.3g}, sub-pixel max abs error "
+              f"{sub.parity.max_abs_error:.3g}; int8 mean abs error vs fp32 "
+              f"{q8.quality['mean_abs_error']:.3g} ({args.calibration} calibration latents)")
         base = main_times["torch eager (fp32, NCHW)"]
         table("Engines", main_times, args.batch, base)
 

@@ -3,6 +3,11 @@
 Nothing is written until the ONNX graph matches torch on onnxruntime: both files are written
 under temporary names, then renamed into place together. A graph that does not match makes a
 GanzooError that names the error of every exporter tried, and leaves the folder as it was.
+
+With ``subpixel`` the plain copy's ConvTranspose2d layers become Conv + DepthToSpace first
+(:mod:`ganzoo.export.subpixel`); the parity check covers the rewrite. With ``quantize="int8"``
+the checked float32 graph is quantized (:mod:`ganzoo.export.quantize`) and its quality cost
+against that float32 graph is measured and stored; ``generator.onnx`` is then the int8 graph.
 """
 
 from __future__ import annotations
@@ -16,13 +21,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import onnx
+import torch
+
 from ganzoo.build import create_generator
 from ganzoo.components import NameTable
 from ganzoo.errors import GanzooError
 from ganzoo.export import onnx as onnx_export
+from ganzoo.export import quantize as int8
 from ganzoo.export.parity import ParityReport, check_parity, default_tolerance
+from ganzoo.export.subpixel import subpixel_copy
 from ganzoo.fileio import fsync_dir, open_temp, write_fd
-from ganzoo.latents import LATENT_SAMPLER
+from ganzoo.latents import LATENT_SAMPLER, class_labels, sample_latents
 from ganzoo.loading import load_generator
 from ganzoo.store.generator_file import generator_bytes
 from ganzoo.store.onnx_metadata import LAYOUTS, GeneratorMetadata
@@ -45,6 +55,7 @@ class ExportResult:
     parity: ParityReport
     metadata: GeneratorMetadata
     attempts: list[str]  # one line per exporter tried, failures first
+    quality: dict[str, Any] | None = None  # an int8 graph's measured cost against float32
 
 
 def default_output_dir(source: Path) -> Path:
@@ -56,13 +67,27 @@ def export_generator(source: Any, out_dir: Any = None, *, table: NameTable, fp16
                      uint8: bool = False, opset: int = onnx_export.DEFAULT_OPSET,
                      tolerance: tuple[float, float] | None = None, checkpoint: Any = None,
                      exporters: tuple[str, ...] = onnx_export.EXPORTERS,
+                     subpixel: bool | None = None, quantize: str | None = None,
+                     calibration: int = int8.DEFAULT_CALIBRATION,
+                     calibration_seed: int = int8.DEFAULT_CALIBRATION_SEED,
+                     quality_count: int = int8.DEFAULT_QUALITY_COUNT,
+                     quality: int8.QualityScorer | None = None,
                      log: Callable[[str], None] | None = None) -> ExportResult:
     """Export the EMA generator of run folder (or ``generator.safetensors``) ``source``.
 
     ``tolerance`` is the (max, mean) abs error allowed (default: see
     :mod:`ganzoo.export.parity`); ``log`` receives one line per exporter tried.
+    ``subpixel`` rewrites ConvTranspose2d into Conv + DepthToSpace (default: only for
+    ``quantize``, where it is what lets onnxruntime run every layer in int8; a float32 graph
+    keeps ConvTranspose, measured no faster rewritten: see benchmarks/inference.py).
+    ``quantize="int8"`` calibrates on ``calibration`` latents of ``calibration_seed`` and
+    measures the cost on ``quality_count`` other latents with ``quality`` (the CLI passes
+    fd-fmnist; without one only the images' abs error is recorded).
     """
     opset = onnx_export.check_opset(opset)
+    request = int8.check_request(quantize, count=calibration, seed=calibration_seed,
+                                 quality_count=quality_count, fp16=fp16)
+    use_subpixel = request is not None if subpixel is None else bool(subpixel)
     source = Path(source)
     if not source.exists():
         raise GanzooError(f"{source} does not exist; pass a run folder made by 'ganzoo train' "
@@ -76,6 +101,14 @@ def export_generator(source: Any, out_dir: Any = None, *, table: NameTable, fp16
     arch, config = info["arch"], info["generator_config"]
     nz, num_classes = int(config.nz), int(config.num_classes)
     st_bytes = generator_bytes(G, arch, config, info["step"], info["recipe_name"])
+    plain = onnx_export.plain_copy(G, lambda: create_generator(arch, config, table=table))
+    rewritten = 0
+    if use_subpixel:
+        z = torch.from_numpy(sample_latents(3, nz, 0))
+        example = (z, torch.from_numpy(class_labels(3, num_classes, None))) if num_classes \
+            else (z,)
+        plain, rewritten = subpixel_copy(plain, example)
+        log(f"sub-pixel: {rewritten} ConvTranspose2d rewritten to Conv + DepthToSpace")
     tolerance = default_tolerance(fp16) if tolerance is None else tolerance
     layout = "NHWC" if uint8 else "NCHW"
     base = GeneratorMetadata(
@@ -86,8 +119,7 @@ def export_generator(source: Any, out_dir: Any = None, *, table: NameTable, fp16
         precision="fp16" if fp16 else "fp32", exporter="", latent_sampler=LATENT_SAMPLER,
         safetensors_sha256=hashlib.sha256(st_bytes).hexdigest(),
         inputs="z,labels" if num_classes else "z",
-        config=json.dumps(dataclasses.asdict(config), sort_keys=True))
-    plain = onnx_export.plain_copy(G, lambda: create_generator(arch, config, table=table))
+        config=json.dumps(dataclasses.asdict(config), sort_keys=True), subpixel=rewritten)
 
     attempts: list[str] = []
     best: tuple[str, ParityReport, Any, bytes] | None = None
@@ -121,9 +153,42 @@ def export_generator(source: Any, out_dir: Any = None, *, table: NameTable, fp16
             "'ganzoo --debug export' shows more")
 
     exporter, report, meta, model_bytes = best
+    cost = None
+    if request is not None:
+        meta, model_bytes, cost = _quantized(model_bytes, meta, request, quality)
+        log(f"int8: {describe_quality(cost)}")
     st_path, onnx_path = out_dir / SAFETENSORS_NAME, out_dir / ONNX_NAME
     _write_together({st_path: st_bytes, onnx_path: model_bytes})
-    return ExportResult(onnx_path, st_path, exporter, report, meta, attempts)
+    return ExportResult(onnx_path, st_path, exporter, report, meta, attempts, cost)
+
+
+def _quantized(fp32_bytes: bytes, meta: GeneratorMetadata, request: int8.CalibrationRequest,
+               scorer: int8.QualityScorer | None) -> tuple[GeneratorMetadata, bytes, dict]:
+    try:
+        model, props = int8.quantize_int8(onnx.load_from_string(fp32_bytes), meta.nz,
+                                          meta.num_classes, request)
+    except GanzooError:
+        raise
+    except Exception as exc:  # onnxruntime's quantizer raises its own errors
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        raise GanzooError(f"onnxruntime could not quantize the graph ({type(exc).__name__}: "
+                          f"{first}); export without --quantize") from exc
+    provisional = dataclasses.replace(meta, **props)
+    model = onnx_export.with_metadata(model, provisional.to_props(), _doc(provisional))
+    cost = int8.quality_cost(fp32_bytes, model.SerializeToString(), meta.nz, meta.num_classes,
+                             request, scorer)
+    meta = dataclasses.replace(provisional, quality_cost=json.dumps(cost, sort_keys=True))
+    model = onnx_export.with_metadata(model, meta.to_props(), _doc(meta))
+    return meta, model.SerializeToString(), cost
+
+
+def describe_quality(cost: dict[str, Any]) -> str:
+    """One line for an int8 graph's measured cost."""
+    scores = {k: v for k, v in cost.items() if k.startswith(("fd-", "kd-"))}
+    measured = ", ".join(f"{k} {v:.4g} vs the float32 graph" for k, v in scores.items())
+    measured = measured or f"fd not measured ({cost.get('not_measured', 'no scorer')})"
+    return (f"{measured}; images max abs error {cost['max_abs_error']:.3g}, mean "
+            f"{cost['mean_abs_error']:.3g} on {cost['n']} latents (seed {cost['latent_seed']})")
 
 
 def _doc(meta: GeneratorMetadata) -> str:

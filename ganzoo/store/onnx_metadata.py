@@ -33,12 +33,18 @@ class GeneratorMetadata:
     output_layout: str  # "NCHW" float32 in [-1, 1], or "NHWC" uint8 in [0, 255]
     output_dtype: str
     output_range: str
-    precision: str  # "fp32" or "fp16" (inside the graph; inputs and outputs keep their types)
+    precision: str  # "fp32", "fp16" or "int8" (inside the graph; inputs and outputs keep theirs)
     exporter: str  # which torch exporter produced the graph: dynamo, dynamo-unoptimized, ...
     latent_sampler: str  # see ganzoo.latents
     safetensors_sha256: str  # of the generator.safetensors exported alongside
     inputs: str = "z"  # "z" or "z,labels"
     config: str = "{}"  # the generator config as JSON
+    # How many ConvTranspose2d became Conv + DepthToSpace (ganzoo.export.subpixel); 0 in files
+    # from before sub-pixel export, which had none rewritten.
+    subpixel: int = 0
+    quantization: str = "none"  # "none", or JSON: mode, format, weights, activations, fp32 nodes
+    calibration: str = ""  # JSON for a quantized graph: method, count, seed, latent sampler
+    quality_cost: str = ""  # JSON for a quantized graph: its error against the fp32 graph
     format: str = FORMAT
 
     def to_props(self) -> dict[str, str]:
@@ -54,6 +60,14 @@ class GeneratorMetadata:
 
     def generator_config(self) -> dict[str, Any]:
         return json.loads(self.config)
+
+    @property
+    def quantized(self) -> bool:
+        return self.quantization != "none"
+
+    def quality(self) -> dict[str, Any]:
+        """The measured quality cost of a quantized graph ({} for a float one)."""
+        return json.loads(self.quality_cost) if self.quality_cost else {}
 
     @classmethod
     def from_props(cls, props: dict[str, str], where: str) -> GeneratorMetadata:
