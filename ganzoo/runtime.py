@@ -136,7 +136,12 @@ class Generator:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
             raise GanzooError(f"{self.path} is not a loadable ONNX model ({first}); pass a "
                               "generator.onnx written by 'ganzoo export'") from exc
-        props = self.session.get_modelmeta().custom_metadata_map
+        try:
+            props = self.session.get_modelmeta().custom_metadata_map
+        except UnicodeDecodeError as exc:  # onnxruntime hands back the bytes it was given
+            raise GanzooError(f"{self.path}: its metadata is not valid text ({exc.reason} at "
+                              f"byte {exc.start}); the file is damaged: re-export it with "
+                              "'ganzoo export RUN'") from exc
         self.metadata = GeneratorMetadata.from_props(dict(props), str(self.path))
         names = [i.name for i in self.session.get_inputs()]
         expected = ["z", "labels"] if self.metadata.conditional else ["z"]
@@ -169,15 +174,36 @@ class Generator:
 
     def run(self, z: Any, labels: Any = None) -> np.ndarray:
         """Images for latents ``z`` ``[N, nz]`` (and ``labels`` ``[N]`` for a conditional
-        generator), in the layout the metadata names: float32 NCHW in [-1, 1] or uint8 NHWC."""
+        generator), in the layout the metadata names: float32 NCHW in [-1, 1] or uint8 NHWC.
+
+        The graph takes float32 latents, so ``z`` of any other real dtype is cast to float32
+        first: float64 is rounded (values beyond float32's range would become Inf, and are
+        refused), float16/bfloat16 are widened exactly, integers are converted (large ones
+        rounded). Booleans, complex numbers and objects are refused, and so is any NaN or Inf
+        in ``z`` (after the cast): a generator turns it into NaN images without a word.
+        ``labels`` may be any integer dtype (cast to int64).
+        """
         meta = self.metadata
         try:
-            z = np.ascontiguousarray(z, dtype=np.float32)
+            raw = np.asarray(z)
         except (TypeError, ValueError) as exc:
             raise GanzooError(f"z must be a float array [N, {meta.nz}] ({exc})") from None
-        if z.ndim != 2 or z.shape[1] != meta.nz:
+        if raw.dtype.kind not in "fiu":
+            raise GanzooError(f"z must be a float array [N, {meta.nz}] (float32, or a real "
+                              f"float or integer dtype, cast to it), got dtype {raw.dtype}")
+        if raw.ndim != 2 or raw.shape[1] != meta.nz:
             raise GanzooError(f"z must have shape [N, {meta.nz}] (this generator takes "
-                              f"{meta.nz} latents per image), got {list(z.shape)}")
+                              f"{meta.nz} latents per image), got {list(raw.shape)}")
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = np.ascontiguousarray(raw, dtype=np.float32)
+        finite = np.isfinite(z)
+        if not finite.all():
+            row = int(np.argwhere(~finite)[0][0])
+            why = ("NaN or Inf" if not np.isfinite(raw).all()
+                   else f"values beyond float32's range ({raw.dtype} cast to float32)")
+            raise GanzooError(f"z holds {why} (first in row {row} of {len(z)}); a generator "
+                              "makes NaN images from it: pass finite latents, such as "
+                              "ganzoo.latents.sample_latents(n, nz, seed)")
         feeds_labels = self._check_labels(labels, len(z))
         dtype = np.uint8 if meta.output_dtype == "uint8" else np.float32
         out = np.empty(meta.output_shape(len(z)), dtype=dtype)

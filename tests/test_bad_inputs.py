@@ -29,7 +29,7 @@ from ganzoo.host import get_table
 from ganzoo.store import checkpoint as ckpt
 from ganzoo.train.launch import start_run
 from tests.conftest import plugins_env
-from tests.helpers.cli_batch import Call, run_cli_batch
+from tests.helpers.cli_batch import READ_ONLY_FAILED, Call, run_cli_batch
 
 TINY = ["--set", "generator.ngf=8", "--set", "discriminator.ndf=8", "--set", "train.batch=16"]
 ENV = {"OMP_NUM_THREADS": "1"}  # two busy cores: one thread per process is much faster
@@ -122,6 +122,16 @@ def make_mixed_folder(root: Path) -> None:
 # -- the rows ---------------------------------------------------------------------------------
 # Each row: (id, set-up(tmp, base_run) -> Call, check(proc, ctx)). ``ctx`` holds what the
 # set-up prepared. A check of None means "the standard clean error" with the given fragments.
+
+
+def _onnx_export(tmp: Path, base: Path) -> Path:
+    """A real ``generator.onnx`` of the base run (exported once, in-process)."""
+    out = tmp / "export"
+    if not (out / "generator.onnx").exists():
+        from ganzoo.export import export_generator
+
+        export_generator(base, out, table=get_table())
+    return out / "generator.onnx"
 
 
 def _copy_run(base: Path, tmp: Path, name: str) -> Path:
@@ -316,6 +326,35 @@ def _(tmp, base):
     return Call(["train", "--data", str(tmp / "objects.npz")]), None
 
 
+@row("npz-not-an-npz", "is not an .npz file", "np.savez(path, images=uint8_array")
+def _(tmp, base):
+    (tmp / "text.npz").write_text("just some text, not an archive\n")
+    return Call(["train", "--data", str(tmp / "text.npz")]), None
+
+
+@row("npz-without-images-key", "has no 'images' array (found: arr_0)",
+     "ganzoo reads the array named 'images'")
+def _(tmp, base):
+    np.savez(tmp / "unnamed.npz", np.zeros((40, 8, 8), dtype=np.uint8))  # stored as arr_0
+    return Call(["train", "--data", str(tmp / "unnamed.npz")]), None
+
+
+@row("npz-with-another-array", "holds arrays besides 'images' and 'labels' (extra)",
+     "save only those two")
+def _(tmp, base):
+    np.savez(tmp / "extra.npz", images=np.zeros((40, 8, 8), dtype=np.uint8),
+             extra=np.zeros(40, dtype=np.uint8))
+    return Call(["train", "--data", str(tmp / "extra.npz")]), None
+
+
+@row("dataset-smaller-than-a-batch", "small.npz has 32 images, fewer than one batch of 64",
+     "pass --batch 32 or less")
+def _(tmp, base):
+    np.savez(tmp / "small.npz", images=np.zeros((32, 8, 8), dtype=np.uint8))
+    return Call(["train", "--data", str(tmp / "small.npz"), "--out", str(tmp / "small-run"),
+                 "--set", "generator.ngf=8", "--set", "discriminator.ndf=8"]), None
+
+
 @row("resume-config-unknown-key", "config.json does not match this ganzoo",
      "generator has no key 'foo'", "undo the edit")
 def _(tmp, base):
@@ -375,6 +414,15 @@ def _(tmp, base):
     return Call(["train", "--resume", str(run)]), run
 
 
+@row("resume-read-only-run", "cannot write to", "a resumed run writes checkpoints there",
+     "make ", "writable")
+def _(tmp, base):
+    run = _copy_run(base, tmp, "read-only-run")
+    # a data path that does not exist: the writability check must come before the data loads
+    _set_config(run, lambda c: c["data"].update(spec=str(tmp / "no-such-data.npz")))
+    return Call(["train", "--resume", str(run)], read_only=[run]), run
+
+
 @row("out-already-a-run", "already holds a run", "choose another --out")
 def _(tmp, base):
     run = _copy_run(base, tmp, "taken")
@@ -415,6 +463,55 @@ def _(tmp, base):
     return Call(["sample", str(base), "-n", "100000", "-o", str(tmp / "grid.png")]), None
 
 
+@row("sample-negative-nrow", "--nrow must be at least 1 (images per grid row), got -3")
+def _(tmp, base):
+    return Call(["sample", str(base), "--nrow", "-3", "-o", str(tmp / "nrow.png")]), None
+
+
+@row("generate-negative-nrow", "--nrow must be at least 1 (images per grid row), got -3")
+def _(tmp, base):
+    return Call(["generate", str(_onnx_export(tmp, base)), "--nrow", "-3", "-o",
+                 str(tmp / "nrow-onnx.png")]), None
+
+
+@row("sample-into-proc", "cannot write /proc/grid.png", "does not accept new files",
+     "choose another -o")
+def _(tmp, base):
+    return Call(["sample", str(base), "-o", "/proc/grid.png"]), None
+
+
+@row("sample-into-a-read-only-folder", "cannot write ", "grid.png", "choose another -o")
+def _(tmp, base):
+    folder = tmp / "read-only-pictures"
+    folder.mkdir()
+    (folder / "grid.png").write_bytes(b"an earlier grid\n")
+    return Call(["sample", str(base), "-o", str(folder / "grid.png")], read_only=[folder]), folder
+
+
+@row("export-run-without-checkpoint", "has no checkpoint yet", "ganzoo train --resume")
+def _(tmp, base):
+    run = _copy_run(base, tmp, "no-checkpoint")
+    shutil.rmtree(run / "checkpoints")
+    return Call(["export", str(run), "-o", str(tmp / "no-checkpoint-export")]), run
+
+
+@row("eval-inception-other-weights", "warning: ", "are not verified as pytorch-fid's",
+     "fd-inception-unverified", ok=True)
+def _(tmp, base):
+    from safetensors.torch import save_file
+
+    from ganzoo.metrics.inception import FIDInceptionV3
+
+    torch.manual_seed(0)
+    path = tmp / "other-inception.safetensors"  # the right structure, other (random) weights
+    save_file(FIDInceptionV3().state_dict(), str(path))
+    np.savez(tmp / "reference.npz", images=np.random.default_rng(0).integers(
+        0, 256, (12, 32, 32), dtype=np.uint8))
+    return Call(["eval", str(base), "--extractor", "inception", "--inception-weights",
+                 str(path), "--data", str(tmp / "reference.npz"), "-n", "6", "--metrics",
+                 "fd,kd", "--batch", "6", "--no-log", "--json", "--device", "cpu"]), None
+
+
 @row("plugin-name-with-a-path", "invalid plugin name '../../evil'")
 def _(tmp, base):
     (tmp / "plugins-here").mkdir()
@@ -452,6 +549,8 @@ def catalogue(tmp_path_factory):
 def test_bad_input(name, catalogue):
     spec, proc = ROWS[name], catalogue["results"][name]
     where = f"ganzoo {' '.join(proc.args[1:])}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    if proc.returncode == READ_ONLY_FAILED:
+        pytest.skip(f"this machine cannot make a folder read-only: {proc.stderr.strip()}")
     for fragment in spec["fragments"]:
         assert fragment in proc.stderr, f"{fragment!r} missing from\n{where}"
     if spec["ok"]:
@@ -511,12 +610,48 @@ def _nothing_left(name: str):
     return check
 
 
+def _check_not_loaded(c):
+    """The read-only run failed before its data loaded (that path does not exist)."""
+    assert "no-such-data" not in c["results"]["resume-read-only-run"].stderr
+
+
+def _check_no_broken_files(c):
+    assert "broken" not in c["results"]["export-run-without-checkpoint"].stderr
+
+
+def _check_not_lost(c):
+    assert (c["tmp"] / "read-only-pictures" / "grid.png").read_bytes() == b"an earlier grid\n"
+    assert sorted(p.name for p in (c["tmp"] / "read-only-pictures").iterdir()) == ["grid.png"]
+
+
+def _check_unverified_inception(c):
+    from ganzoo.metrics.inception import weights_sha256
+
+    proc = c["results"]["eval-inception-other-weights"]
+    record = json.loads(proc.stdout)
+    assert set(record["eval"]) == {"fd-inception-unverified", "kd-inception-unverified",
+                                   "kd-inception-unverified-std"}, record["eval"]
+    assert not {"fid", "kid", "is"} & set(record["eval"])
+    assert record["protocol"]["extractor_sha256"] == weights_sha256(
+        c["tmp"] / "other-inception.safetensors")
+
+
+def _check_diverged_message(c):
+    assert "None" not in c["results"]["learning-rate-diverges"].stderr
+
+
 CHECKS = {"model-width-zero": _nothing_left("width-zero"),
+          "dataset-smaller-than-a-batch": _nothing_left("small-run"),
+          "resume-read-only-run": _check_not_loaded,
+          "export-run-without-checkpoint": _check_no_broken_files,
+          "sample-into-a-read-only-folder": _check_not_lost,
+          "eval-inception-other-weights": _check_unverified_inception,
           "model-size-huge": _nothing_left("size-huge"),
           "plugin-model-cannot-be-built": _nothing_left("boom-run"),
           "plugin-model-raises-in-training": _nothing_left("crash-run"),
           "mixed-image-folder": _check_mixed, "truncated-newest-checkpoint": _check_truncated,
-          "metrics-file-is-a-symlink": _check_symlink, "learning-rate-diverges": _check_diverged,
+          "metrics-file-is-a-symlink": _check_symlink,
+          "learning-rate-diverges": lambda c: (_check_diverged(c), _check_diverged_message(c)),
           "broken-plugin": _check_broken_plugin, "plugin-name-with-a-path": _check_plugin_name}
 
 

@@ -78,7 +78,7 @@ def test_a_checkpoint_with_non_finite_weights_is_never_written(tmp_path):
         next(trainer.D.parameters()).view(-1)[0] = float("inf")
     trainer.step = 4
     with pytest.raises(Diverged, match=r"by step 4: D\.\S+ holds NaN/Inf, so no checkpoint was "
-                                       r"written \(the last good one is .*step-0000002"):
+                                       r"written \(the last good checkpoint is .*step-0000002"):
         trainer.save_checkpoint()
     assert [s for s, _ in ckpt.list_checkpoints(tmp_path / "run")] == [2]
 

@@ -132,6 +132,29 @@ def test_wrong_input_shapes_are_clear_errors(exported):
         gen.generate(2, seed=-1)
 
 
+def test_non_finite_latents_are_refused_and_other_dtypes_are_cast(exported):
+    """NaN/Inf latents (or float64 ones beyond float32's range) would make NaN images without
+    a word: refused. float64, float16 and int64 latents are cast to float32 as documented."""
+    gen = runtime.Generator(exported["dcgan"])
+    z = sample_latents(3, 16, seed=1)
+    for value, why in ((np.nan, "NaN or Inf"), (np.inf, "NaN or Inf"),
+                       (1e300, r"values beyond float32's range \(float64 cast to float32\)")):
+        bad = z.astype(np.float64)
+        bad[2, 5] = value
+        with pytest.raises(GanzooError, match=rf"z holds {why} \(first in row 2 of 3\)"):
+            gen.run(bad)
+    with pytest.raises(GanzooError, match="got dtype complex128"):
+        gen.run(z.astype(np.complex128))
+    with pytest.raises(GanzooError, match="got dtype bool"):
+        gen.run(z > 0)
+    expected = gen.run(z)
+    np.testing.assert_array_equal(gen.run(z.astype(np.float64)), expected)
+    half = z.astype(np.float16)
+    np.testing.assert_array_equal(gen.run(half), gen.run(half.astype(np.float32)))
+    ints = np.rint(z).astype(np.int64)
+    np.testing.assert_array_equal(gen.run(ints), gen.run(ints.astype(np.float32)))
+
+
 def test_bad_files_are_clear_errors(tmp_path):
     with pytest.raises(GanzooError, match="does not exist; export a generator"):
         runtime.Generator(tmp_path / "missing.onnx")

@@ -2,11 +2,12 @@
 
 from ganzoo.data.dataset import ImageData, resize_images
 from ganzoo.data.loaders import load_data, load_folder, load_idx_pair, load_npz
-from ganzoo.data.stream import BatchStream
+from ganzoo.data.stream import BatchStream, check_batch_fits
 
 __all__ = [
     "BatchStream",
     "ImageData",
+    "check_batch_fits",
     "load_data",
     "load_folder",
     "load_idx_pair",

@@ -10,6 +10,8 @@ from __future__ import annotations
 import gzip
 import sys
 import warnings
+import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -71,18 +73,47 @@ def _idx_labels_for(images: Path) -> Path | None:
 # -- .npz ------------------------------------------------------------------------------------
 
 
+NPZ_KEYS = ("images", "labels")
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # an .npz is a zip archive (or an empty one)
+
+
 def load_npz(path: Path) -> ImageData:
-    """Arrays ``images`` (or ``x``) uint8 as [N,H,W], [N,H,W,C] or [N,C,H,W], C in {1,3};
-    optional ``labels`` (or ``y``). Loaded with ``allow_pickle=False``."""
+    """An ``.npz`` holding the array ``images`` (uint8 [N,H,W], [N,H,W,C] or [N,C,H,W], C in
+    {1,3}) and optionally ``labels`` (N non-negative integers), loaded with
+    ``allow_pickle=False``.
+
+    The rule is by name only: ``images`` must be there, and any array besides ``images`` and
+    ``labels`` is an error naming it, so a file is never trained on by guessing which array
+    holds the pictures (``np.savez(path, arr)`` stores ``arr_0``: save ``images=arr``).
+    """
+    try:
+        with path.open("rb") as f:
+            magic = f.read(6)
+    except OSError as exc:
+        raise GanzooError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if not magic.startswith(_ZIP_MAGIC):
+        what = "a .npy file (one array)" if magic.startswith(b"\x93NUMPY") else "not an .npz file"
+        raise GanzooError(f"{path} is {what}; an .npz is the zip archive np.savez writes: "
+                          "np.savez(path, images=uint8_array, labels=int_array)")
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError) as exc:
-        raise GanzooError(f"cannot read {path} as .npz (object arrays are refused): {exc}") from exc
-    key = next((k for k in ("images", "x", "arr_0") if k in arrays), None)
-    if key is None:
+    except ValueError as exc:
+        raise GanzooError(f"cannot read {path} as .npz: object arrays are refused ({exc}); "
+                          "save plain numeric arrays") from exc
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as exc:
+        raise GanzooError(f"cannot read {path} as .npz ({type(exc).__name__}: {exc}); it is "
+                          "truncated or damaged") from exc
+    if "images" not in arrays:
         raise GanzooError(f"{path} has no 'images' array (found: {', '.join(arrays) or 'none'}); "
-                          "save it with np.savez(path, images=uint8_array, labels=int_array)")
+                          "ganzoo reads the array named 'images': save it with "
+                          "np.savez(path, images=uint8_array, labels=int_array)")
+    extra = [k for k in arrays if k not in NPZ_KEYS]
+    if extra:
+        raise GanzooError(f"{path} holds arrays besides 'images' and 'labels' "
+                          f"({', '.join(extra)}); save only those two, so it is clear what "
+                          "ganzoo trains on")
+    key = "images"
     x = arrays[key]
     if x.dtype != np.uint8:
         raise GanzooError(f"{path}: '{key}' has dtype {x.dtype}; convert to uint8 in 0..255, e.g. "
@@ -94,8 +125,10 @@ def load_npz(path: Path) -> ImageData:
     elif not (x.ndim == 4 and x.shape[1] in (1, 3)):
         raise GanzooError(f"{path}: '{key}' has shape {x.shape}; expected [N, H, W], "
                           "[N, H, W, C] or [N, C, H, W] with C = 1 or 3")
+    if not x.shape[0] or not x.shape[-1] or not x.shape[-2]:
+        raise GanzooError(f"{path}: '{key}' has shape {x.shape}, which holds no pictures")
     labels = None
-    lkey = next((k for k in ("labels", "y") if k in arrays), None)
+    lkey = "labels" if "labels" in arrays else None
     if lkey is not None:
         lab = arrays[lkey]
         if lab.shape != (x.shape[0],) or not np.issubdtype(lab.dtype, np.integer) or lab.min() < 0:

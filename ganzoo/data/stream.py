@@ -5,6 +5,21 @@ from __future__ import annotations
 import torch
 
 from ganzoo.data.dataset import ImageData
+from ganzoo.errors import GanzooError
+
+
+def check_batch_fits(data: ImageData, batch: int, world: int = 1) -> None:
+    """A dataset must hold at least one global batch (``batch`` per process): ganzoo refuses
+    rather than training with a smaller batch than the config says, because config.json,
+    the learning rate and the EMA length all assume the batch it records."""
+    if len(data) >= batch * world:
+        return
+    where = f" ({batch} per process x {world})" if world > 1 else ""
+    most = len(data) // world
+    fix = (f"pass --batch {most} or less (or --set train.batch=N)" if most else
+           f"use fewer than {world} processes")
+    raise GanzooError(f"{data.source or 'the dataset'} has {len(data)} images, fewer than one "
+                      f"batch of {batch * world}{where}; {fix}, or add images")
 
 
 class BatchStream:
@@ -17,9 +32,7 @@ class BatchStream:
 
     def __init__(self, data: ImageData, batch: int, seed: int, device: torch.device | str = "cpu",
                  rank: int = 0, world: int = 1) -> None:
-        if len(data) < batch * world:
-            raise ValueError(f"the dataset has {len(data)} images, fewer than one batch "
-                             f"({batch * world}); lower train.batch")
+        check_batch_fits(data, batch, world)
         self.images = data.images.to(device)
         self.labels = data.labels.to(device) if data.labels is not None else None
         self.batch, self.seed, self.rank, self.world = batch, seed, rank, world

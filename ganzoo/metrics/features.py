@@ -30,6 +30,15 @@ class LoadedExtractor:
     def name(self) -> str:
         return self.spec.name
 
+    def score_name(self, metric: str) -> str:
+        """What a ``metric`` score is called: the loaded network's own ``score_names`` win
+        over the registered ones (weights that are not the reference must not be called
+        FID)."""
+        own = getattr(self.model, "score_names", None)
+        if isinstance(own, dict) and metric in own:
+            return str(own[metric])
+        return self.spec.score_name(metric)
+
     def _prepare(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 or [-1, 1] float images -> floats in the extractor's input range."""
         if images.shape[1] not in self.spec.channels:

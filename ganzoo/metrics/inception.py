@@ -17,6 +17,12 @@ FID_INCEPTION_FILENAME = "pt_inception-2015-12-05-6726825d.pth"
 # pytorch-fid names its file after the first 8 hex digits of its sha256 (torch.hub's
 # convention); that prefix is the only part of the digest published with it.
 FID_INCEPTION_SHA256_PREFIX = "6726825d"
+#: :func:`weights_sha256` of pytorch-fid's weights (of any faithful conversion of its .pth):
+#: only weights with this digest make scores named ``fid``/``kid``/``is``. None until it is
+#: recorded from the real file (``python -c "from ganzoo.metrics.inception import
+#: weights_sha256; print(weights_sha256('pt_inception.safetensors'))"``); until then every
+#: Inception score is named as unverified, which is honest, not wrong.
+FID_INCEPTION_WEIGHTS_SHA256: str | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -223,6 +229,29 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
                           ) from exc
 
 
+def state_sha256(state: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of weights themselves: each tensor's name, dtype, shape and bytes, in name
+    order, leaving out what :func:`load_inception` ignores (``AuxLogits.*``, BatchNorm step
+    counters). Any tool's faithful conversion of the same .pth has the same digest, whatever
+    the file's layout or metadata."""
+    import hashlib
+    import json
+
+    h = hashlib.sha256()
+    for name in sorted(state):
+        if name.startswith("AuxLogits.") or name.endswith("num_batches_tracked"):
+            continue
+        t = state[name].detach().cpu().contiguous()
+        h.update(json.dumps([name, str(t.dtype), list(t.shape)]).encode() + b"\n")
+        h.update(t.view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def weights_sha256(path: str | os.PathLike[str]) -> str:
+    """:func:`state_sha256` of a ``.safetensors`` file's tensors."""
+    return state_sha256(_read_state_dict(Path(path).expanduser()))
+
+
 def convert_command(pth: Path) -> str:
     """The one line a user runs, in their own Python, to turn the pytorch-fid ``.pth`` into
     the ``.safetensors`` file ganzoo reads."""
@@ -245,6 +274,10 @@ def load_inception(
     checks it against the sha256 prefix pytorch-fid publishes in its name and answers with
     that line). The conversion must then fit InceptionV3 tensor for tensor; ``expected_sha256``
     (a full digest or a prefix of at least 8 hex digits) also pins its bytes.
+
+    The model carries ``weights_sha256`` (:func:`state_sha256`) and ``is_reference``: whether
+    those are pytorch-fid's weights (:data:`FID_INCEPTION_WEIGHTS_SHA256`), the only ones whose
+    scores may be called FID, KID and IS.
     """
     weights = Path(path).expanduser()
     fix = (f"Download {FID_INCEPTION_FILENAME} from the pytorch-fid releases and pass its local "
@@ -262,6 +295,7 @@ def load_inception(
     elif not weights.is_file():
         raise GanzooError(f"Inception weights not found at {weights}. {fix}")
     state = _read_state_dict(weights)
+    digest = state_sha256(state)
     # The .pth was saved from a model built with auxiliary logits off; tolerate a copy that
     # still carries them, and BN step counters that older torch versions did not save.
     state = {k: v for k, v in state.items() if not k.startswith("AuxLogits.")}
@@ -277,4 +311,7 @@ def load_inception(
             f"{unexpected[:5]} (of {len(missing)} / {len(unexpected)}); pass the pytorch-fid "
             f"file {FID_INCEPTION_FILENAME}."
         )
-    return model.eval().requires_grad_(False).to(device)
+    model = model.eval().requires_grad_(False).to(device)
+    model.weights_sha256 = digest
+    model.is_reference = digest == FID_INCEPTION_WEIGHTS_SHA256
+    return model

@@ -109,18 +109,18 @@ def score_images(fakes: torch.Tensor, data: ImageData, *, table: NameTable | Non
     extra: dict[str, Any] = {}
     if "fd" in names:
         mu, sigma = feature_statistics(fake_feats)
-        scores[ex.spec.score_name("fd")] = frechet_distance(ref.mu, ref.sigma, mu, sigma)
+        scores[ex.score_name("fd")] = frechet_distance(ref.mu, ref.sigma, mu, sigma)
     if "kd" in names:
         kd = kernel_distance(ref.features, fake_feats, num_subsets=100, subset_size=1000,
                              seed=seed)
-        scores[ex.spec.score_name("kd")] = kd.mean
-        scores[ex.spec.score_name("kd") + "-std"] = kd.std
+        scores[ex.score_name("kd")] = kd.mean
+        scores[ex.score_name("kd") + "-std"] = kd.std
         extra["kd"] = {"subsets": 100, "subset_size": min(1000, ref.count, len(fakes))}
     if "is" in names:
         splits = 10 if len(fakes) >= 10 else 1
         score = inception_score(ex.probabilities(fakes), splits=splits)
-        scores[ex.spec.score_name("is")] = score.mean
-        scores[ex.spec.score_name("is") + "-std"] = score.std
+        scores[ex.score_name("is")] = score.mean
+        scores[ex.score_name("is") + "-std"] = score.std
         extra["is"] = {"splits": splits}
     if "pr" in names:
         # Equal sample counts on both sides: recall from 500 fakes against 10k reals would
@@ -128,12 +128,12 @@ def score_images(fakes: torch.Tensor, data: ImageData, *, table: NameTable | Non
         m = min(ref.count, len(fakes))
         pick = np.sort(np.random.default_rng(seed).choice(ref.count, m, replace=False))
         pr = precision_recall(ref.features[pick], fake_feats[:m], k=3)
-        scores[ex.spec.score_name("precision")] = pr.precision
-        scores[ex.spec.score_name("recall")] = pr.recall
+        scores[ex.score_name("precision")] = pr.precision
+        scores[ex.score_name("recall")] = pr.recall
         extra["pr"] = {"k": 3, "n_real": m, "n_fake": m}
     full = {
         "metrics": names,
-        "score_names": {m: ex.spec.score_name(m) for m in ("fd", "kd", "is", "precision",
+        "score_names": {m: ex.score_name(m) for m in ("fd", "kd", "is", "precision",
                                                             "recall")},
         "extractor": ex.full_name, "extractor_sha256": ex.sha256,
         "n_real": ref.count, "n_fake": len(fakes),

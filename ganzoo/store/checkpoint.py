@@ -334,8 +334,14 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]
 
 def latest_checkpoint(run_dir: Path) -> tuple[Path, dict[str, torch.Tensor], dict[str, str]]:
     """The newest checkpoint that reads back whole; broken newer ones are reported and skipped."""
+    found = list_checkpoints(run_dir)
+    if not found:
+        raise GanzooError(f"{run_dir} has no checkpoint yet: a run writes its first one after "
+                          "train.checkpoint_every steps (or when it is stopped with Ctrl-C); "
+                          f"continue it with 'ganzoo train --resume {run_dir}', or pass a run "
+                          "that has trained")
     problems = []
-    for _, path in reversed(list_checkpoints(run_dir)):
+    for _, path in reversed(found):
         try:
             tensors, meta = read_checkpoint(path)
             for problem in problems:
@@ -343,7 +349,13 @@ def latest_checkpoint(run_dir: Path) -> tuple[Path, dict[str, torch.Tensor], dic
             return path, tensors, meta
         except GanzooError as exc:
             problems.append(str(exc))
-    detail = f" ({'; '.join(problems)})" if problems else ""
-    raise GanzooError(f"{run_dir} has no readable checkpoint{detail}; move the broken files out "
-                      f"of {run_dir / 'checkpoints'} to restart it from step 0, or start a new "
-                      "run with another --out")
+    raise GanzooError(f"{run_dir} has no readable checkpoint ({'; '.join(problems)}); move the "
+                      f"broken files out of {run_dir / 'checkpoints'} to restart it from step 0, "
+                      "or start a new run with another --out")
+
+
+def describe_last_good(path: Path | None) -> str:
+    """How a diverged run's error names the checkpoint that is still good (or that none is)."""
+    if path is None:
+        return "no checkpoint was written before it"
+    return f"the last good checkpoint is {path}"

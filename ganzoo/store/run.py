@@ -20,7 +20,7 @@ except ImportError:  # Windows: no advisory locks; runs are not guarded against 
 import torch
 
 from ganzoo.errors import GanzooError
-from ganzoo.fileio import atomic_write, atomic_write_json, safe_filename
+from ganzoo.fileio import atomic_write, atomic_write_json, open_temp, safe_filename
 
 
 def versions() -> dict[str, str]:
@@ -83,6 +83,26 @@ def read_config(run_dir: Path) -> dict[str, Any]:
 
 
 LOCK_NAME = ".lock"
+
+
+def check_writable(run_dir: Path) -> None:
+    """Fail at once if a run folder cannot take new files (read-only filesystem, no
+    permission), before anything is loaded: ``--resume`` writes checkpoints, samples and
+    ``metrics.jsonl`` into it. Probes each folder with an exclusive temporary file and
+    removes it; nothing that was there changes."""
+    for folder in (run_dir, run_dir / "checkpoints", run_dir / "samples"):
+        if not folder.is_dir():
+            continue
+        try:
+            tmp, fd = open_temp(folder / ".write-check")
+            os.close(fd)
+            tmp.unlink()
+        except OSError as exc:
+            why = ("it is on a read-only filesystem" if exc.errno == errno.EROFS
+                   else exc.strerror or str(exc))
+            raise GanzooError(f"cannot write to {folder} ({why}); a resumed run writes "
+                              f"checkpoints there: make {run_dir} writable, or copy it "
+                              "somewhere writable and resume the copy") from exc
 
 
 def _lock_holder(fd: int) -> int | None:

@@ -27,6 +27,7 @@ import torch
 import torch.distributed as dist
 
 from ganzoo.errors import Diverged
+from ganzoo.store.checkpoint import describe_last_good
 from ganzoo.train.distributed import DistContext
 
 
@@ -72,8 +73,7 @@ class DivergenceGuard:
                            "first process's message")
         if bad is not None:
             step, d, g = bad
-            kept = (f"the last good checkpoint is {last_good}" if last_good
-                    else "no checkpoint was written")
+            kept = describe_last_good(last_good)
             raise Diverged(
                 f"training diverged at step {step}: D loss {d}, G loss {g} (NaN/Inf). Nothing "
                 f"after it was saved; {kept}. Lower the learning rate ({lr}) or change the "

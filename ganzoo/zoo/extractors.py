@@ -2,12 +2,15 @@
 
 ``fmnist`` works offline on the default data; its scores are named for it (``fd-fmnist``,
 never "FID") because they compare only with other ``fd-fmnist`` numbers. ``inception`` is the
-pytorch-fid network, read from a local file the user names, and reports ``fid``/``kid``/``is``.
+pytorch-fid network, read from a local file the user names: it reports ``fid``/``kid``/``is``
+only when the file's weights are pytorch-fid's (their sha256 is the reference one); any other
+weights of the same shape score as ``fd-inception-unverified`` and so on, with a warning.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import torch
@@ -16,10 +19,17 @@ from ganzoo.errors import GanzooError
 from ganzoo.hooks import hookimpl
 from ganzoo.hooktypes import RegisterFeatureExtractor
 from ganzoo.metrics.fmnist import FMNIST_WEIGHTS_SHA256, load_fmnist_extractor
-from ganzoo.metrics.inception import FID_INCEPTION_FILENAME, load_inception
-from ganzoo.metrics.networks import file_sha256
+from ganzoo.metrics.inception import (
+    FID_INCEPTION_FILENAME,
+    FID_INCEPTION_WEIGHTS_SHA256,
+    load_inception,
+)
 
 INCEPTION_ENV = "GANZOO_INCEPTION_WEIGHTS"
+REFERENCE_NAMES = {"fd": "fid", "kd": "kid", "is": "is", "precision": "precision",
+                   "recall": "recall"}
+#: What scores of Inception weights other than pytorch-fid's are called: never FID.
+UNVERIFIED_NAMES = {m: f"{m}-inception-unverified" for m in REFERENCE_NAMES}
 
 
 def _load_fmnist(device: str | torch.device = "cpu", **options: Any) -> torch.nn.Module:
@@ -42,7 +52,17 @@ def _load_inception(device: str | torch.device = "cpu", weights: str | None = No
             f"{FID_INCEPTION_FILENAME} once from the pytorch-fid releases; ganzoo downloads "
             "nothing), or use --extractor fmnist")
     model = load_inception(path, device=device)
-    model.sha256 = file_sha256(os.path.expanduser(path))
+    model.sha256 = model.weights_sha256  # recorded in every score's protocol
+    if not model.is_reference:
+        model.score_names = UNVERIFIED_NAMES
+        known = (f"pytorch-fid's are {FID_INCEPTION_WEIGHTS_SHA256[:12]}"
+                 if FID_INCEPTION_WEIGHTS_SHA256 else
+                 "this ganzoo has no reference digest recorded to compare them with")
+        print(f"warning: {path}: these Inception weights (sha256 {model.sha256[:12]}) are not "
+              f"verified as pytorch-fid's ({known}); their scores are named "
+              f"{UNVERIFIED_NAMES['fd']}, {UNVERIFIED_NAMES['kd']} and "
+              f"{UNVERIFIED_NAMES['is']}, not fid/kid/is, and compare only with scores of the "
+              "same weights", file=sys.stderr)
     return model
 
 
@@ -54,7 +74,6 @@ def register_feature_extractors(register: RegisterFeatureExtractor) -> None:
                          "shipped, offline; scores comparable only with other *-fmnist ones")
     register("inception", load=_load_inception, channels=(1, 3),
              resize="bilinear to 299x299 (pytorch-fid)",
-             score_names={"fd": "fid", "kd": "kid", "is": "is", "precision": "precision",
-                          "recall": "recall"},
+             score_names=REFERENCE_NAMES,
              description="FID InceptionV3 (pytorch-fid weights from a local file: "
                          f"--inception-weights or {INCEPTION_ENV}); 2048-d pool3 features")

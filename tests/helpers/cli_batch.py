@@ -33,6 +33,9 @@ class Call:
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path | None = None
     timeout: float = 120.0
+    #: folders this command sees read-only (a read-only bind mount where the child may make
+    #: one, else write permission taken away); see :func:`make_read_only`
+    read_only: list[Path] = field(default_factory=list)
 
 
 def run_cli_batch(calls: list[Call]) -> list[subprocess.CompletedProcess]:
@@ -44,6 +47,7 @@ def run_cli_batch(calls: list[Call]) -> list[subprocess.CompletedProcess]:
             "env": {**os.environ, "PYTHONUNBUFFERED": "1", **c.env},
             "cwd": str(c.cwd or Path.cwd()),
             "timeout": c.timeout,
+            "read_only": [str(p) for p in c.read_only],
         } for c in calls]))
         total = sum(c.timeout for c in calls) + 120
         proc = subprocess.run([sys.executable, "-m", "tests.helpers.cli_batch", str(todo),
@@ -64,6 +68,43 @@ def run_cli_batch(calls: list[Call]) -> list[subprocess.CompletedProcess]:
 
 # -- the parent process ----------------------------------------------------------------------
 
+READ_ONLY_FAILED = 77  # the child's exit status when it could not make a folder read-only
+
+
+def make_read_only(folders: list[str]) -> None:
+    """In this (child) process only, make ``folders`` read-only: as root (which ignores
+    permissions) a read-only bind mount in a private mount namespace, so writes fail with
+    EROFS as on a read-only filesystem; otherwise the write permission bits are removed."""
+    if not folders:
+        return
+    if os.geteuid() != 0:
+        for folder in folders:
+            for root, dirs, files in os.walk(folder):
+                for name in dirs + files:
+                    path = os.path.join(root, name)
+                    os.chmod(path, os.stat(path).st_mode & ~0o222)
+            os.chmod(folder, os.stat(folder).st_mode & ~0o222)
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    clone_newns, ms_rdonly, ms_remount, ms_bind, ms_rec, ms_private = (
+        0x00020000, 1, 32, 4096, 16384, 1 << 18)
+
+    def check(result: int, what: str) -> None:
+        if result != 0:
+            print(f"cli_batch: cannot {what}: {os.strerror(ctypes.get_errno())}", file=sys.stderr)
+            os._exit(READ_ONLY_FAILED)
+
+    check(libc.unshare(clone_newns), "unshare the mount namespace")
+    check(libc.mount(None, b"/", None, ms_rec | ms_private, None), "make mounts private")
+    for folder in folders:
+        f = os.fsencode(folder)
+        check(libc.mount(f, f, None, ms_bind | ms_rec, None), f"bind-mount {folder}")
+        check(libc.mount(None, f, None, ms_remount | ms_bind | ms_rdonly, None),
+              f"remount {folder} read-only")
+
+
 
 def _child(call: dict, out: Path, err: Path) -> None:
     for fd, path in ((1, out), (2, err)):
@@ -76,6 +117,7 @@ def _child(call: dict, out: Path, err: Path) -> None:
         if entry and entry not in sys.path:
             sys.path.insert(1, entry)  # where the interpreter puts PYTHONPATH
     os.chdir(call["cwd"])
+    make_read_only(call.get("read_only", []))
     if call["env"].get("OMP_NUM_THREADS", "").isdigit():  # torch read it at import, in the parent
         import torch
 
