@@ -23,6 +23,7 @@ from ganzoo.errors import GanzooError
 
 #: ``train.precision`` values (resolved for a device by :func:`ganzoo.devices.choose_fast_path`).
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+SCHEDULES = ("constant", "cosine")
 #: What ``ganzoo sample`` takes: fp16 autocast is a training setting for GPUs.
 SAMPLE_PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -62,7 +63,9 @@ class TrainConfig:
     lr_d: float | None = None
     betas: tuple[float, float] = (0.5, 0.999)
     n_critic: int = 1
-    ema_decay: float = 0.999
+    ema_kimg: float = 10.0  # EMA half-life in thousands of images (StyleGAN2's ema_kimg)
+    ema_rampup: float | None = 0.05  # half-life at most this x the images seen; None: off
+    ema_decay: float | None = None  # a fixed per-step decay instead of ema_kimg (warmed up)
     dataset: str = "fashion-mnist"
     conditional: bool = False
     seed: int = 0
@@ -76,6 +79,11 @@ class TrainConfig:
     eval_n: int = 2000
     eval_extractor: str = "fmnist"
     augment: str = ""  # DiffAugment operations for D's inputs, e.g. "translation,cutout"
+    # "cosine": lr and every regularizer weight follow a half cosine from their value down to
+    # lr_final / reg_final times it at train.steps (R3GAN's schedule); "constant": they stay.
+    schedule: str = "constant"
+    lr_final: float = 0.25
+    reg_final: float = 0.1
 
     def validate(self, where: str) -> None:
         def bad(key: str, why: str) -> GanzooError:
@@ -98,8 +106,12 @@ class TrainConfig:
                 raise bad(key, f"must be a positive learning rate, got {value}")
         if not all(0.0 <= b < 1.0 for b in self.betas):
             raise bad("betas", f"must be two numbers in [0, 1), got {list(self.betas)}")
-        if not 0.0 <= self.ema_decay < 1.0:
-            raise bad("ema_decay", f"must be in [0, 1), got {self.ema_decay}")
+        if self.ema_decay is not None and not 0.0 <= self.ema_decay < 1.0:
+            raise bad("ema_decay", f"must be in [0, 1) or null, got {self.ema_decay}")
+        if self.ema_kimg < 0:
+            raise bad("ema_kimg", f"must be >= 0 (0: no averaging), got {self.ema_kimg}")
+        if self.ema_rampup is not None and not self.ema_rampup > 0:
+            raise bad("ema_rampup", f"must be > 0 or null (no ramp-up), got {self.ema_rampup}")
         if self.batch % self.accumulate:
             raise bad("accumulate",
                       f"must divide train.batch ({self.batch}), got {self.accumulate}")
@@ -109,6 +121,11 @@ class TrainConfig:
             augment.parse(self.augment)
         except ValueError as exc:
             raise bad("augment", str(exc)) from None
+        if self.schedule not in SCHEDULES:
+            raise bad("schedule", f"must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        for key in ("lr_final", "reg_final"):
+            if not 0.0 <= getattr(self, key) <= 1.0:
+                raise bad(key, f"must be a fraction in [0, 1], got {getattr(self, key)}")
         if self.precision not in PRECISIONS:
             raise bad("precision",
                       f"must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")

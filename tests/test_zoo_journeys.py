@@ -17,8 +17,10 @@ from tests.helpers.cli_batch import Call, run_cli_batch
 
 # Tiny widths and batches; progan's stages are a few images long, so this short run still
 # grows 8x8 -> 16x16 and fades in.
-TINY = ["generator.ngf=8", "discriminator.ndf=8", "train.batch=8", "train.n_critic=1",
-        "train.log_every=1", "train.sample_every=1000", "train.checkpoint_every=1000"]
+TINY = ["train.batch=8", "train.n_critic=1", "train.log_every=1", "train.sample_every=1000",
+        "train.checkpoint_every=1000"]
+# the width settings, by the config field an architecture has
+WIDTHS = {"ngf": "8", "ndf": "8", "widths": "[16,16,16,16]", "group_channels": "8"}
 PROGAN = ["train.resolution=16", "generator.nz=32", "generator.stage_images=8",
           "generator.fade_images=16"]
 
@@ -52,7 +54,9 @@ def test_recipe_trains_on_a_folder_resumes_samples_exports_and_generates(recipe,
                                                                         tmp_path):
     resolved = resolve_recipe(recipe)
     grows = resolved.generator_arch == "ganzoo:progan"
-    overrides = TINY + (PROGAN if grows else [])
+    widths = [f"{side}.{key}={value}" for side in ("generator", "discriminator")
+              for key, value in WIDTHS.items() if hasattr(getattr(resolved, side), key)]
+    overrides = TINY + widths + (PROGAN if grows else [])
     one_class = ["--class", "1"] if resolved.train.conditional else []
     run, sampled, generated = tmp_path / "run", tmp_path / "sample.png", tmp_path / "gen.png"
     sets = [arg for o in overrides for arg in ("--set", o)]

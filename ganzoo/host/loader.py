@@ -45,6 +45,7 @@ BUILTIN_MODULES = (
     "ganzoo.zoo.dcgan_cond",
     "ganzoo.zoo.sngan",
     "ganzoo.zoo.progan",
+    "ganzoo.zoo.r3gan",
     "ganzoo.zoo.losses",
     "ganzoo.zoo.regularizers",
     "ganzoo.zoo.datasets",

@@ -57,6 +57,7 @@ class TrainingEvaluator:
 
     def __call__(self, trainer: Trainer) -> EvalResult:
         cfg = trainer.recipe.generator
+        trainer.refresh_ema()
         fakes = generate_images(trainer.G_ema, self.n, nz=cfg.nz, num_classes=cfg.num_classes,
                                 seed=self.seed, device=trainer.device, postprocess=quantize)
         result = score_images(fakes, self.data, metrics=self.metrics, extractor=self.extractor,
@@ -78,9 +79,9 @@ class TrainingEvaluator:
                 bad = ckpt.first_non_finite(tensors)
                 if bad is not None:  # the same refusal as the trainer's checkpoints
                     raise Diverged(f"training diverged by step {trainer.step}: {bad} holds "
-                                   f"NaN/Inf, so {path} was not written (the last good "
-                                   f"checkpoint is {trainer.last_checkpoint}); lower the "
-                                   "learning rate and start a new run")
+                                   f"NaN/Inf, so {path} was not written "
+                                   f"({ckpt.describe_last_good(trainer.last_checkpoint)}); "
+                                   "lower the learning rate and start a new run")
                 self.best = score
                 meta = {**meta, "format": ckpt.FORMAT, "step": str(trainer.step),
                         "eval": json.dumps(result.scores), "eval_protocol":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 import sys
 import time
 from dataclasses import dataclass
@@ -33,9 +34,10 @@ from ganzoo.train.distributed import (
     convert_sync_batchnorm,
     mean_over_processes,
 )
-from ganzoo.train.ema import ema_decay_at, update_ema
+from ganzoo.train.ema import ema_beta, ema_decay_at, has_batchnorm, recompute_batchnorm, update_ema
 from ganzoo.train.evaluation import TrainingEvaluator
 from ganzoo.train.guard import DivergenceGuard
+from ganzoo.train.init import InitWeights, apply_init
 from ganzoo.train.progress import Progress
 from ganzoo.train.signals import StopRequests, TrainingInterrupted
 from ganzoo.train.state import restore_trainer, trainer_state
@@ -69,13 +71,16 @@ class Trainer:
             torch.backends.cudnn.allow_tf32 = True
         torch.manual_seed(t.seed)
         self.G, self.D = build_pair(recipe, table)
-        if self.ctx.enabled:
-            convert_sync_batchnorm(self.G)
-            convert_sync_batchnorm(self.D)
         memory_format = torch.channels_last if self.fast.channels_last else torch.preserve_format
         self.G.to(device, memory_format=memory_format)
         self.D.to(device, memory_format=memory_format)
+        # a copy with plain BatchNorm: its statistics are measured by the main process alone
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        if self.ctx.enabled:
+            convert_sync_batchnorm(self.G)
+            convert_sync_batchnorm(self.D)
+        self._ema_has_bn = has_batchnorm(self.G_ema)
+        self._ema_stats_at: int | None = None  # the step its BatchNorm statistics are for
         # Compiled callables for the hot path; state always lives in the plain modules.
         self.g_fwd = torch.compile(self.G) if compile else self.G
         self.d_fwd = augmenting(torch.compile(self.D) if compile else self.D, t.augment)
@@ -105,6 +110,7 @@ class Trainer:
                               if self.num_classes else None)
         self.step = 0
         self.d_steps = 0
+        self.reg_scale = 1.0  # train.schedule's factor on every regularizer weight
         self.schedule = _find_schedule(self.G, self.D)
         self.progress: dict[str, Any] | None = None
         # called as evaluator(trainer) every train.eval_every steps (set by train())
@@ -136,7 +142,8 @@ class Trainer:
         loss = self.loss.d_loss(d_real.float(), d_fake.float())
         for reg, weight, interval in self.regularizers:
             if self.d_steps % interval == 0:
-                loss = loss + weight * interval * reg.fn(self.D, real, fake, real_labels)
+                loss = loss + (weight * self.reg_scale * interval
+                               * reg.fn(self.D, real, fake, real_labels))
         return loss
 
     def _apply(self, optimizer, scaler, module) -> None:
@@ -156,11 +163,25 @@ class Trainer:
             if callable(getattr(type(model), "set_progress", None)):
                 model.set_progress(self.progress)
 
+    def apply_schedule(self) -> None:
+        """``train.schedule=cosine``: this step's learning rates and regularizer weights."""
+        t = self.recipe.train
+        if t.schedule != "cosine":
+            return
+        done = min(1.0, self.step / max(1, t.steps))
+        wave = 0.5 * (1.0 + math.cos(math.pi * done))
+        lr_scale = t.lr_final + (1.0 - t.lr_final) * wave
+        for opt, lr in ((self.opt_g, t.lr), (self.opt_d, t.lr_d or t.lr)):
+            for group in opt.param_groups:
+                group["lr"] = lr * lr_scale
+        self.reg_scale = t.reg_final + (1.0 - t.reg_final) * wave
+
     def train_step(self) -> StepLosses:
         """``n_critic`` D updates, then one G update (reusing the last D step's fakes when the
         batch is not split for gradient accumulation)."""
         t, chunks = self.recipe.train, self.recipe.train.accumulate
         self.advance_schedule()
+        self.apply_schedule()
         self.D.requires_grad_(True)
         for i in range(t.n_critic):
             reuse = i == t.n_critic - 1 and chunks == 1
@@ -196,14 +217,31 @@ class Trainer:
             g_total += g_loss.detach() / chunks
         self._apply(self.opt_g, self.scaler_g, self.G)
         if self.ctx.is_main:
-            update_ema(self.G_ema, self.G, ema_decay_at(self.step, t.ema_decay))
+            update_ema(self.G_ema, self.G, self._ema_decay())
+            self._ema_stats_at = None
         self.step += 1
         return StepLosses(d_total, g_total)
+
+    def _ema_decay(self) -> float:
+        t = self.recipe.train
+        if t.ema_decay is not None:
+            return ema_decay_at(self.step, t.ema_decay)
+        batch = t.batch * self.ctx.world
+        return ema_beta(self.step * batch, batch, t.ema_kimg, t.ema_rampup)
+
+    def refresh_ema(self) -> None:
+        """Give the EMA generator BatchNorm statistics of its own weights (once per step)."""
+        if self._ema_stats_at == self.step or not self._ema_has_bn:
+            return
+        recompute_batchnorm(self.G_ema, self.nz, self.num_classes, self.device, self.fast,
+                            seed=self.recipe.train.seed + 3)
+        self._ema_stats_at = self.step
 
     # -- outputs ---------------------------------------------------------------------------
 
     @torch.no_grad()
     def save_samples(self) -> Path:
+        self.refresh_ema()
         with self.fast.autocast(self.device):
             images = self.G_ema(self.sample_z, self.sample_labels)
         path = self.run_dir / "samples" / f"step-{self.step:07d}.png"
@@ -218,12 +256,14 @@ class Trainer:
         NaN/Inf is refused, so no good checkpoint is ever replaced by a diverged one."""
         if not self.ctx.is_main:
             return None
+        self.refresh_ema()
         tensors, meta = self.state()
         bad = ckpt.first_non_finite(tensors)
         if bad is not None:
+            kept = ckpt.describe_last_good(self.last_checkpoint)
             raise Diverged(f"training diverged by step {self.step}: {bad} holds NaN/Inf, so no "
-                           f"checkpoint was written (the last good one is "
-                           f"{self.last_checkpoint}); lower the learning rate and start a new run")
+                           f"checkpoint was written ({kept}); lower the learning rate and start "
+                           "a new run")
         self.last_checkpoint = ckpt.save_checkpoint(self.run_dir, self.step, tensors, meta,
                                                     keep=self.recipe.train.keep_checkpoints)
         return self.last_checkpoint
@@ -309,10 +349,13 @@ def _find_schedule(G: torch.nn.Module, D: torch.nn.Module) -> Any:
 def train(recipe: ResolvedRecipe, data: ImageData, run_dir: Path, device: torch.device, *,
           table: NameTable, steps: int | None = None, resume: bool = False,
           show_progress: bool = True, ctx: DistContext | None = None, compile: bool = False,
-          fast: FastPath | None = None) -> Trainer:
-    """Train ``recipe`` on ``data`` in ``run_dir`` (resuming from its latest checkpoint)."""
+          fast: FastPath | None = None, init: InitWeights | None = None) -> Trainer:
+    """Train ``recipe`` on ``data`` in ``run_dir`` (resuming from its latest checkpoint;
+    a new run's generator starts from ``init`` when given)."""
     trainer = Trainer(recipe, data, run_dir, device, table=table, ctx=ctx, compile=compile,
                       fast=fast)
+    if init is not None and not resume:
+        apply_init(trainer.G, trainer.G_ema, init)
     if recipe.train.eval_every and trainer.ctx.is_main:
         trainer.evaluator = TrainingEvaluator(data, table=table, n=recipe.train.eval_n,
                                               extractor=recipe.train.eval_extractor,

@@ -22,9 +22,13 @@ WGAN = "https://arxiv.org/abs/1701.07875"
 WGAN_GP = "https://arxiv.org/abs/1704.00028"
 LSGAN = "https://arxiv.org/abs/1611.04076"
 RAGAN = "https://arxiv.org/abs/1807.00734"
+R3GAN = "https://arxiv.org/abs/2501.05441"
 
 WGAN_CLIP = 0.01  # Arjovsky et al. 2017, Algorithm 1
 WGAN_GP_LAMBDA = 10.0  # Gulrajani et al. 2017
+# R1 and R2 weight (gamma) the rpgan loss brings; recipes set their own (R3GAN: 0.05 on
+# CIFAR-10, up to 2 at 64x64), and train.schedule=cosine decays it with the learning rate.
+RPGAN_GAMMA = 0.1
 
 
 # -- BCE (Goodfellow et al. 2014) --------------------------------------------------------------
@@ -116,6 +120,22 @@ def ragan_g_loss(fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.
             + F.softplus(real - fake.mean()).mean())
 
 
+# -- relativistic pairing (Sun et al. 2020; R3GAN, Huang et al. 2024) ---------------------------
+
+
+def rpgan_d_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """softplus(-(D(x) - D(G(z)))): each real is paired with one fake and should look more
+    real than it (batches of equal size, element by element)."""
+    return F.softplus(-(real - fake)).mean()
+
+
+def rpgan_g_loss(fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
+    """softplus(-(D(G(z)) - D(x))): the pairing with the roles swapped (``uses_real_in_g``)."""
+    if real is None:
+        raise ValueError("rpgan's g_loss needs D's outputs on reals (uses_real_in_g=True)")
+    return F.softplus(-(fake - real)).mean()
+
+
 @hookimpl
 def register_losses(register: RegisterLoss) -> None:
     register("bce", d_loss=bce_d_loss, g_loss=bce_minimax_g_loss,
@@ -138,6 +158,12 @@ def register_losses(register: RegisterLoss) -> None:
     register("lsgan", d_loss=lsgan_d_loss, g_loss=lsgan_g_loss,
              description="least squares: D regresses reals to 1 and fakes to 0, G fakes to 1",
              paper=LSGAN)
+    register("rpgan", d_loss=rpgan_d_loss, g_loss=rpgan_g_loss, uses_real_in_g=True,
+             regularizers=({"name": "r1", "weight": RPGAN_GAMMA, "interval": 1},
+                           {"name": "r2", "weight": RPGAN_GAMMA, "interval": 1}),
+             description="relativistic pairing: each real should look more real than its "
+                         "paired fake; with zero-centred R1 and R2 (gamma 0.1), R3GAN's loss",
+             paper=R3GAN)
     register("ragan", d_loss=ragan_d_loss, g_loss=ragan_g_loss, uses_real_in_g=True,
              description="relativistic average BCE: is a sample more real than the average "
                          "of the other kind?",
