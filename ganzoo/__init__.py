@@ -49,11 +49,18 @@ def create_discriminator(arch: str, config: Any = None,
 
 def load_generator(run_dir: Any, checkpoint: Any = None, device: str = "cpu",
                    table: NameTable | None = None) -> tuple[nn.Module, dict[str, Any]]:
-    """The EMA generator of a run folder (or a ``generator.safetensors``), in eval mode, and
-    what it is (see :func:`ganzoo.loading.load_generator`)."""
+    """The EMA generator of a run folder, a ``generator.safetensors``, a hub folder, an
+    ``hf://`` reference or a pretrained tag (``"dcgan.fmnist"``, fetched and verified on first
+    use), in eval mode, and what it is (see :func:`ganzoo.loading.load_generator`)."""
     from ganzoo.loading import load_generator as load
+    from ganzoo.weights import resolve_generator
 
-    return load(run_dir, checkpoint, table=_table(table), device=device)
+    names = _table(table)
+    resolved = resolve_generator(run_dir, table=names)
+    G, info = load(resolved.path, checkpoint, table=names, device=device)
+    if resolved.entry is not None:
+        info["weights"] = resolved.entry
+    return G, info
 
 
 def resolve_recipe(name: str, overrides: list[str | Override] | None = None,
@@ -81,6 +88,11 @@ def list_losses(pattern: str = "*") -> list[str]:
     return list_components("loss", pattern)
 
 
+def list_pretrained(pattern: str = "*") -> list[str]:
+    """Tags of the registered pretrained weights, e.g. ``list_pretrained("*.fmnist")``."""
+    return list_components("weights", pattern)
+
+
 __all__ = [
     "PLUGIN_API",
     "GanzooError",
@@ -92,6 +104,7 @@ __all__ = [
     "list_architectures",
     "list_components",
     "list_losses",
+    "list_pretrained",
     "list_recipes",
     "load_generator",
     "resolve_recipe",

@@ -14,6 +14,8 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import fnmatch
+import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,9 +23,11 @@ from typing import Any
 from ganzoo.config import DiscriminatorConfig, GeneratorConfig
 from ganzoo.errors import AmbiguousNameError, GanzooError, UnknownComponentError
 
-KINDS = ("architecture", "loss", "regularizer", "dataset", "recipe", "feature_extractor")
+KINDS = ("architecture", "loss", "regularizer", "dataset", "recipe", "feature_extractor",
+         "weights")
 PLURALS = {"architecture": "architectures", "loss": "losses", "regularizer": "regularizers",
-           "dataset": "datasets", "recipe": "recipes", "feature_extractor": "feature extractors"}
+           "dataset": "datasets", "recipe": "recipes", "feature_extractor": "feature extractors",
+           "weights": "pretrained weights"}
 
 
 @dataclass(frozen=True)
@@ -189,6 +193,72 @@ class FeatureExtractor:
 
     def score_name(self, metric: str) -> str:
         return self.score_names.get(metric, f"{metric}-{self.name}")
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.safetensors")
+#: ``hf://OWNER/REPO/FILE`` or ``hf://OWNER/REPO@REVISION/FILE`` (FILE may hold folders)
+HF_REFERENCE = re.compile(r"hf://([A-Za-z0-9][\w.-]*)/([\w.-]+)(?:@([\w.-]+))?/(\S+)")
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Pretrained generator weights as data: what the file is, where it comes from, how it was
+    made and how good it is. The file is a ``generator.safetensors`` (ganzoo's format)."""
+
+    name: str  # the tag, e.g. "dcgan.fmnist"
+    file: str  # the file name, e.g. "dcgan.fmnist.safetensors"
+    sha256: str
+    size: int
+    #: where to get it, tried in order: an absolute path (a file inside the plugin's
+    #: package), ``https://`` (or ``http://``) URLs, ``hf://OWNER/REPO/FILE``
+    sources: tuple[str, ...]
+    recipe: str = ""
+    dataset: str = ""
+    command: str = ""  # the training command that made it
+    steps: int = 0
+    #: measured scores, e.g. {"fd-fmnist": 21.4}, measured as ``protocol`` says
+    scores: Mapping[str, float] = field(default_factory=dict)
+    protocol: str = ""
+    license: str = ""
+    description: str = ""
+
+    def validate(self, where: str) -> None:
+        if not isinstance(self.file, str) or not _FILE_NAME.fullmatch(self.file):
+            raise GanzooError(f"{where}: file must be a plain file name ending in .safetensors "
+                              f"(letters, digits, '.', '_', '-'), got {self.file!r}")
+        if not isinstance(self.sha256, str) or not _SHA256.fullmatch(self.sha256):
+            raise GanzooError(f"{where}: sha256 must be 64 lowercase hex digits (sha256sum of "
+                              f"the file), got {self.sha256!r}")
+        if not isinstance(self.size, int) or isinstance(self.size, bool) or self.size < 1:
+            raise GanzooError(f"{where}: size must be the file's size in bytes, got "
+                              f"{self.size!r}")
+        if not (isinstance(self.sources, tuple) and self.sources
+                and all(isinstance(s, str) for s in self.sources)):
+            raise GanzooError(f"{where}: sources must be a non-empty tuple of strings (a path "
+                              f"inside the package, https:// URLs, hf://OWNER/REPO/FILE), got "
+                              f"{self.sources!r}")
+        for source in self.sources:
+            if source.startswith("hf://"):
+                if not HF_REFERENCE.fullmatch(source):
+                    raise GanzooError(f"{where}: source {source!r} is not hf://OWNER/REPO/FILE "
+                                      "(or hf://OWNER/REPO@REVISION/FILE)")
+            elif not (source.startswith(("https://", "http://")) or os.path.isabs(source)):
+                raise GanzooError(f"{where}: source {source!r} must be an absolute path (e.g. "
+                                  "str(Path(__file__).parent / FILE)), an https:// URL or "
+                                  "hf://OWNER/REPO/FILE")
+        if not isinstance(self.steps, int) or isinstance(self.steps, bool) or self.steps < 0:
+            raise GanzooError(f"{where}: steps must be a non-negative integer, got "
+                              f"{self.steps!r}")
+        if not (isinstance(self.scores, Mapping) and all(
+                isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
+                for k, v in self.scores.items())):
+            raise GanzooError(f"{where}: scores must map score names to numbers, e.g. "
+                              f"{{'fd-fmnist': 21.4}}, got {self.scores!r}")
+        for key in ("recipe", "dataset", "command", "protocol", "license", "description"):
+            if not isinstance(getattr(self, key), str):
+                raise GanzooError(f"{where}: {key} must be a string, got "
+                                  f"{getattr(self, key)!r}")
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,12 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 
 
+def cache_dir() -> Path:
+    """ganzoo's cache (reference statistics, downloaded weights): ``GANZOO_CACHE_DIR`` or
+    ``~/.cache/ganzoo``."""
+    return Path(os.environ.get("GANZOO_CACHE_DIR") or Path.home() / ".cache" / "ganzoo")
+
+
 def safe_filename(name: str, fallback: str = "run", max_length: int = 64) -> str:
     """``name`` (a recipe, plugin or model name) as one harmless path component.
 

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         RegisterLoss,
         RegisterRecipe,
         RegisterRegularizer,
+        RegisterWeights,
     )
 
 hookspec = pluggy.HookspecMarker("ganzoo")
@@ -248,7 +249,9 @@ def register_feature_extractors(register: RegisterFeatureExtractor) -> None:
         are the image channel counts it accepts. Scores are named ``fd-NAME``, ``kd-NAME``,
         ``is-NAME``, ``precision-NAME``, ``recall-NAME`` unless ``score_names`` maps a metric
         (``fd``, ``kd``, ``is``, ``precision``, ``recall``) to another name, such as ``fid``
-        for the standard Inception network; never call a score FID that is not.
+        for the standard Inception network; never call a score FID that is not. A loaded
+        object's own ``score_names`` attribute wins over the registered ones (the built-in
+        ``inception`` sets it when the user's weights are not pytorch-fid's).
 
     Example::
 
@@ -257,6 +260,46 @@ def register_feature_extractors(register: RegisterFeatureExtractor) -> None:
             register("acme-faces", load=lambda device="cpu", **options: AcmeNet().to(device),
                      sha256=ACME_WEIGHTS_SHA256, channels=(3,), resize="bilinear to 112x112",
                      description="face-recognition embedding for face GANs")
+    """
+
+
+# -------------------------------------------------------------------------
+# Pretrained weights
+# -------------------------------------------------------------------------
+
+
+@hookspec
+def register_weights(register: RegisterWeights) -> None:
+    """Register pretrained generator weights by tag, so ``ganzoo sample TAG`` works untrained.
+
+    :param register: ``register(tag, *, file, sha256, size, sources, recipe="", dataset="",
+        command="", steps=0, scores=None, protocol="", license="", description="",
+        replaces=None)``. An entry is data only: ``file`` is the weights file's name (a
+        ``generator.safetensors`` as ``ganzoo export`` writes it; fp16 tensors are fine),
+        ``sha256`` and ``size`` identify its bytes, and ``sources`` say where to get it, tried
+        in order: an absolute path (a file shipped inside the plugin's package),
+        ``https://`` URLs, ``hf://OWNER/REPO/FILE`` (``hf://OWNER/REPO@REVISION/FILE``; needs
+        ``pip install 'ganzoo[hub]'``). A folder in ``GANZOO_WEIGHTS_DIR`` holding ``file`` is
+        looked at first (offline mirrors). A download streams to a temporary file in
+        ``GANZOO_CACHE_DIR`` and is kept only when its size and sha256 match; nothing is
+        ever unpickled. ``recipe``, ``dataset`` (``ganzoo eval TAG``'s default reference),
+        ``command`` and ``steps`` say how it was trained; ``scores`` (``{"fd-fmnist": 21.4}``)
+        what it measured, under ``protocol``; ``license`` its licence. Tags read
+        ``ARCH.DATASET`` (``dcgan.fmnist``). ``ganzoo.weights.register_weights_file(register,
+        path)`` registers every entry of a JSON file instead.
+
+    Example::
+
+        @ganzoo.hookimpl
+        def register_weights(register: RegisterWeights) -> None:
+            here = Path(__file__).parent
+            register("acme-gan.faces", file="acme-gan.faces.safetensors",
+                     sha256="3f5a...", size=1843921,
+                     sources=(str(here / "acme-gan.faces.safetensors"),
+                              "https://example.org/acme-gan.faces.safetensors"),
+                     recipe="acme:acme-gan-32", dataset="acme-faces", steps=20000,
+                     scores={"fd-fmnist": 21.4}, protocol="10000 generated vs ...",
+                     license="CC-BY-4.0")
     """
 
 

@@ -64,3 +64,11 @@ class RegisterFeatureExtractor(Protocol):
                  input_range: tuple[float, float] = (-1.0, 1.0), resize: str = "",
                  score_names: Mapping[str, str] | None = None, description: str = "",
                  replaces: str | None = None) -> None: ...
+
+
+class RegisterWeights(Protocol):
+    def __call__(self, name: str, /, *, file: str, sha256: str, size: int,
+                 sources: tuple[str, ...] | list[str], recipe: str = "", dataset: str = "",
+                 command: str = "", steps: int = 0, scores: Mapping[str, float] | None = None,
+                 protocol: str = "", license: str = "", description: str = "",
+                 replaces: str | None = None) -> None: ...

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from ganzoo.build import create_generator
@@ -69,7 +70,22 @@ def load_generator_file(path: Any, *, table: NameTable,
         raise GanzooError(f"{path}: the generator its metadata describes cannot be built "
                           f"({exc}); the file was edited or damaged: export it again with "
                           "'ganzoo export RUN'") from exc
-    ckpt.module_from_tensors("G", G, {f"G.{k}": v for k, v in tensors.items()}, str(path))
+    generator_weights_into(G, tensors, str(path))
     info = {"checkpoint": path, "step": meta["step"], "arch": component.full_name,
             "generator_config": config, "recipe_name": meta["recipe"], "file_metadata": meta}
     return G.to(device).eval().requires_grad_(False), info
+
+
+def generator_weights_into(G: nn.Module, tensors: dict[str, torch.Tensor], where: str) -> None:
+    """Load a generator file's tensors into ``G``. Floating tensors stored at another floating
+    precision (fp16 pretrained weights) are cast to ``G``'s; names, shapes and every other
+    dtype must match exactly."""
+    expected = G.state_dict()
+    cast = {}
+    for key, value in tensors.items():
+        want = expected.get(key)
+        if (want is not None and value.dtype != want.dtype and value.is_floating_point()
+                and want.is_floating_point()):
+            value = value.to(want.dtype)
+        cast[f"G.{key}"] = value
+    ckpt.module_from_tensors("G", G, cast, where)

@@ -19,8 +19,9 @@ from tests.conftest import ROOT
 
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
-# Imported only under pytest.importorskip (tests) or by the ganzoo-timm plugin, never needed.
-OPTIONAL = {"timm", "torchvision"}
+# Imported only under pytest.importorskip (tests) or by the ganzoo-timm plugin, never needed;
+# huggingface_hub only when an hf:// source is used, behind the `hub` extra (ganzoo[hub]).
+OPTIONAL = {"timm", "torchvision", "huggingface_hub"}
 # Packages the tests install themselves (fixtures, scaffolds, the timm plugin).
 LOCAL = re.compile(r"^(ganzoo|tests|ganzoo_\w+|docs)$")
 

@@ -122,7 +122,8 @@ def test_plugins_list_json_shows_distribution_version_status_hooks_and_names(lis
     assert good["provides_by_kind"] == {
         "architecture": ["good:good-gan"], "loss": ["good:good-loss"],
         "regularizer": ["good:good-penalty"], "dataset": ["good:good-stripes"],
-        "recipe": ["good:good-tiny"], "feature_extractor": ["good:good-pixels"]}
+        "recipe": ["good:good-tiny"], "feature_extractor": ["good:good-pixels"],
+        "weights": ["good:good-tiny.stripes"]}
     assert sorted(good["provides"]) == sorted(
         n for names in good["provides_by_kind"].values() for n in names)
     assert good["commands"] == ["good-hello"]
@@ -281,6 +282,24 @@ def test_register_recipes_from_an_installed_plugin(good_run):
     recipe = good_run[1]["recipe"]
     assert recipe["name"] == "good-tiny"
     assert (recipe["train"]["resolution"], recipe["train"]["steps"]) == (8, 2)
+
+
+def test_register_weights_from_an_installed_plugin(env, tmp_path):
+    """A tag shipped as package data: listed with its score, sampled, scored against its
+    dataset by default, all without a run folder; the cache stays empty (a package file is
+    used in place)."""
+    env = {**env, "GANZOO_CACHE_DIR": str(tmp_path / "cache")}
+    rows = json.loads(run_cli("zoo", "list", "--pretrained", "--json", env=env).stdout)
+    row = next(r for r in rows if r["name"] == "good-tiny.stripes")
+    assert (row["scores"], row["dataset"], row["size"]) == (
+        {"fd-good-pixels": 1.5}, "good-stripes", 3000)
+    proc = run_cli("sample", "good-tiny.stripes", "-n", "4", "-o", str(tmp_path / "g.png"),
+                   env=env)
+    assert "step 0" in proc.stdout and (tmp_path / "g.png").is_file()
+    scored = json.loads(run_cli("eval", "good-tiny.stripes", "--metrics", "fd", "-n", "16",
+                                "--extractor", "good-pixels", "--json", env=env).stdout)
+    assert scored["protocol"]["reference"]["source"] == "good-stripes (synthetic)"
+    assert not (tmp_path / "cache" / "weights").exists()
 
 
 def test_register_commands_from_an_installed_plugin(env, listing):

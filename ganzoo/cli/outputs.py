@@ -14,8 +14,10 @@ from ganzoo.errors import GanzooError
 
 @app.command()
 def sample(
-    run: Annotated[Path, typer.Argument(
-        help="A run folder made by 'ganzoo train', or a generator.safetensors.")],
+    run: Annotated[str, typer.Argument(
+        help="A run folder made by 'ganzoo train', a generator.safetensors, a hub folder "
+        "('ganzoo export --hub'), hf://OWNER/REPO, or a pretrained tag such as dcgan.fmnist "
+        "('ganzoo zoo list --pretrained').")],
     n: Annotated[int, typer.Option("-n", help="Number of images.")] = 64,
     output: Annotated[Path, typer.Option("--output", "-o", help="PNG file to write.")] = Path(
         "samples.png"),
@@ -29,29 +31,32 @@ def sample(
         "with the ONNX export) or bf16.")] = "auto",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
 ) -> None:
-    """Sample a grid of images from a run's EMA generator."""
+    """Sample a grid of images from a run's EMA generator (or pretrained weights)."""
     import torch
 
     from ganzoo.config import SAMPLE_PRECISIONS
     from ganzoo.devices import choose_fast_path, resolve_device
     from ganzoo.host import get_table
-    from ganzoo.images import check_grid_count, save_grid
+    from ganzoo.images import check_grid_count, check_nrow, check_output, write_grid
     from ganzoo.loading import load_generator
     from ganzoo.sampling import generate_images
 
     check_grid_count(n)
+    check_nrow(nrow)
+    check_output(output)  # before the model loads: a bad -o fails at once
     if precision not in SAMPLE_PRECISIONS:
         raise GanzooError(f"--precision must be {', '.join(SAMPLE_PRECISIONS[:-1])} or "
                           f"{SAMPLE_PRECISIONS[-1]}, got {precision!r}")
     dev = resolve_device(device)
     fast = choose_fast_path(precision, dev)
-    G, info = load_generator(run, table=get_table(), device=str(dev))
+    table = get_table()
+    G, info = load_generator(_resolve(run, table).path, table=table, device=str(dev))
     if fast.channels_last:
         G = G.to(memory_format=torch.channels_last)
     cfg = info["generator_config"]
     images = generate_images(G, n, nz=cfg.nz, num_classes=cfg.num_classes, seed=seed,
                              class_index=class_, batch=256, device=dev, fast=fast)
-    save_grid(images.numpy(), output, nrow)
+    write_grid(images.numpy(), output, nrow)
     typer.echo(f"wrote {output} ({n} images, step {info['step']}, {fast.precision})")
 
 
@@ -60,8 +65,9 @@ def sample(
 
 @app.command("eval")
 def eval_(
-    run: Annotated[Path, typer.Argument(
-        help="A run folder made by 'ganzoo train', or a generator.safetensors (with --data).")],
+    run: Annotated[str, typer.Argument(
+        help="A run folder made by 'ganzoo train', a generator.safetensors (with --data), a "
+        "hub folder or a pretrained tag (its dataset is the default reference).")],
     metrics: Annotated[str, typer.Option(
         help="Comma-separated: fd (Frechet distance), kd (kernel distance), is (Inception "
         "score), pr (precision and recall).")] = "fd,kd,is,pr",
@@ -98,7 +104,11 @@ def eval_(
             raise GanzooError("--inception-weights is for --extractor inception; drop it or "
                               "add --extractor inception")
         options["weights"] = str(inception_weights)
-    result = evaluate(run, table=get_table(), metrics=metrics, n=n, extractor=extractor,
+    table = get_table()
+    resolved = _resolve(run, table)
+    run = resolved.path
+    data = data or (resolved.dataset if run.is_file() else None)
+    result = evaluate(run, table=table, metrics=metrics, n=n, extractor=extractor,
                       seed=seed, data=data, checkpoint=checkpoint, device=resolve_device(device),
                       extractor_options=options, batch=batch)
     record = result.record()
@@ -126,11 +136,12 @@ def eval_(
 
 @app.command()
 def export(
-    run: Annotated[Path, typer.Argument(
-        help="A run folder made by 'ganzoo train', or a generator.safetensors.")],
+    run: Annotated[str, typer.Argument(
+        help="A run folder made by 'ganzoo train', a generator.safetensors, a hub folder or a "
+        "pretrained tag such as dcgan.fmnist.")],
     out: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Folder for generator.safetensors + generator.onnx "
-        "(default: RUN/export).")] = None,
+        "(default: RUN/export; ./TAG for a pretrained tag).")] = None,
     fp16: Annotated[bool, typer.Option(
         "--fp16", help="float16 weights and maths inside the graph; z and images stay "
         "float32.")] = False,
@@ -145,30 +156,114 @@ def export(
     ort_web: Annotated[Path | None, typer.Option(
         "--ort-web", help="With --web: where onnxruntime-web is (its dist folder, or a folder "
         "with node_modules; default: $GANZOO_ORT_WEB, else ./node_modules).")] = None,
+    subpixel: Annotated[bool | None, typer.Option(
+        "--subpixel/--no-subpixel", help="Rewrite ConvTranspose2d as Conv + DepthToSpace in "
+        "the graph (exact; default: with --quantize only, where it lets every layer run in "
+        "int8).")] = None,
+    quantize: Annotated[str | None, typer.Option(
+        "--quantize", help="int8: static QDQ quantization calibrated on the generator's own "
+        "latents; its quality cost against float32 is measured and stored.")] = None,
+    calibration: Annotated[int | None, typer.Option(
+        help="With --quantize: latents to calibrate on (default 256).")] = None,
+    calibration_seed: Annotated[int | None, typer.Option(
+        help="With --quantize: latent seed of the calibration set.")] = None,
+    quality_n: Annotated[int | None, typer.Option(
+        "--quality-n", help="With --quantize: latents the quality cost is measured on "
+        "(default 1000).")] = None,
+    hub: Annotated[Path | None, typer.Option(
+        "--hub", help="Write a hub-ready folder here: the two files plus config.json and a "
+        "README.md model card (upload it as it is; 'ganzoo sample DIR' reads it).")] = None,
+    license_: Annotated[str | None, typer.Option(
+        "--license", help="With --hub: the model card's licence (default: a pretrained "
+        "tag's, else 'other').")] = None,
 ) -> None:
     """Export the EMA generator to safetensors + ONNX, checked against torch with onnxruntime."""
     from ganzoo.export import export_generator
+    from ganzoo.export import quantize as int8
     from ganzoo.host import get_table
 
+    given = [name for name, value in (("--calibration", calibration),
+                                      ("--calibration-seed", calibration_seed),
+                                      ("--quality-n", quality_n)) if value is not None]
+    if given and quantize is None:
+        raise GanzooError(f"{', '.join(given)} only matter with --quantize int8; add "
+                          "--quantize int8 or drop them")
     if ort_web is not None and web is None:
         raise GanzooError("--ort-web only matters with --web DIR; add --web or drop --ort-web")
+    if hub is not None and out is not None:
+        raise GanzooError("--hub DIR is where the files go; drop -o/--output")
+    if license_ is not None and hub is None:
+        raise GanzooError("--license only matters with --hub DIR; add --hub or drop --license")
+    table = get_table()
+    resolved = _resolve(run, table)
+    source = resolved.path
+    if hub is not None:
+        out = hub
+    elif out is None and not Path(run).exists():  # a tag or hf://: not into the cache
+        from ganzoo.fileio import safe_filename
+
+        out = Path(safe_filename(run.split(":")[-1].replace("hf://", ""), "export"))
     if web is not None:
         from ganzoo.export.web import find_ort_web
 
         ort_web = find_ort_web(ort_web)  # before the export, so a missing one fails fast
-    result = export_generator(run, out, table=get_table(), fp16=fp16, uint8=uint8, opset=opset,
-                              checkpoint=checkpoint, log=lambda line: typer.echo(line, err=True))
+    result = export_generator(
+        source, out, table=table, fp16=fp16, uint8=uint8, opset=opset, checkpoint=checkpoint,
+        subpixel=subpixel, quantize=quantize,
+        calibration=int8.DEFAULT_CALIBRATION if calibration is None else calibration,
+        calibration_seed=(int8.DEFAULT_CALIBRATION_SEED if calibration_seed is None
+                          else calibration_seed),
+        quality_count=int8.DEFAULT_QUALITY_COUNT if quality_n is None else quality_n,
+        quality=_fd_fmnist, log=lambda line: typer.echo(line, err=True))
     m = result.metadata
     typer.echo(f"wrote {result.safetensors_path}")
     typer.echo(f"wrote {result.onnx_path} ({m.arch}, step {m.step}, {m.precision}, "
                f"{m.output_layout} {m.output_dtype}, opset {opset}, exporter {result.exporter}, "
-               f"max abs error {result.parity.max_abs_error:.3g})")
+               f"{m.subpixel} sub-pixel layers, fp32 max abs error "
+               f"{result.parity.max_abs_error:.3g})")
+    if result.quality is not None:
+        from ganzoo.export.bundle import describe_quality
+
+        typer.echo(f"int8 quality cost: {describe_quality(result.quality)}")
+    if hub is not None:
+        from ganzoo.export.hub import write_hub_folder
+
+        folder = write_hub_folder(result, source=source, entry=resolved.entry,
+                                  license=license_ or "")
+        typer.echo(f"wrote {folder} (hub folder: config.json, README.md model card)")
     if web is not None:
         from ganzoo.export.web import export_web
 
         page = export_web(result.onnx_path, web, ort_web)
         typer.echo(f"wrote {page} (serve it: python -m http.server -d {web}; then open "
                    "http://localhost:8000)")
+
+
+def _resolve(run: str, table):
+    """The local run folder or generator file ``run`` names (a tag is fetched, verified)."""
+    from ganzoo.weights import resolve_generator
+
+    return resolve_generator(run, table=table, log=lambda line: typer.echo(line, err=True))
+
+
+def _fd_fmnist(reference, images):
+    """fd-fmnist of ``images`` against ``reference`` (float32 NCHW in [-1, 1]), or why not."""
+    if reference.shape[1] != 1:
+        return (f"the images have {reference.shape[1]} channels; the fmnist extractor takes 1, "
+                "so fd-fmnist was not measured")
+    import numpy as np
+    import torch
+
+    from ganzoo.data.dataset import ImageData
+    from ganzoo.host import get_table
+    from ganzoo.images import to_uint8
+    from ganzoo.metrics.scoring import score_images
+
+    pixels = np.ascontiguousarray(to_uint8(reference).transpose(0, 3, 1, 2))
+    data = ImageData(torch.from_numpy(pixels), source="the float32 graph's images")
+    result = score_images(torch.from_numpy(images), data, table=get_table(), metrics="fd",
+                          extractor="fmnist", use_cache=False)
+    return dict(result.scores)
 
 
 @app.command()
@@ -186,13 +281,15 @@ def generate(
                                                 "usable cores).")] = None,
 ) -> None:
     """Generate a grid of images with onnxruntime only (no torch), via ganzoo.runtime."""
-    from ganzoo.images import check_grid_count, save_grid
+    from ganzoo.images import check_grid_count, check_nrow, check_output, write_grid
     from ganzoo.runtime import Generator
 
     check_grid_count(n)
+    check_nrow(nrow)
+    check_output(output)
     gen = Generator(model, device=device, threads=threads)
     images = gen.generate(n, seed=seed, class_index=class_)
-    save_grid(images, output, nrow, layout=gen.metadata.output_layout)
+    write_grid(images, output, nrow, layout=gen.metadata.output_layout)
     typer.echo(f"wrote {output} ({n} images, {gen.metadata.arch} step {gen.metadata.step}, "
                f"{gen.provider})")
 

@@ -45,6 +45,11 @@ def train(
         "train.eval_extractor) and keep checkpoints/best.safetensors.")] = None,
     eval_n: Annotated[int | None, typer.Option(
         "--eval-n", help="Generated images per evaluation (train.eval_n).")] = None,
+    init: Annotated[str | None, typer.Option(
+        "--init", help="Fine-tune: start the generator (and its EMA copy) from these weights: "
+        "a pretrained tag (dcgan.fmnist), a hub folder or a generator.safetensors. The file "
+        "holds no discriminator, so D and the optimizers start fresh. Default --arch: the "
+        "recipe the weights were trained with.")] = None,
 ) -> None:
     """Train a GAN: `ganzoo train --arch dcgan` trains on the embedded Fashion-MNIST."""
     from ganzoo.config import Override
@@ -63,7 +68,7 @@ def train(
                                           ("--precision", precision),
                                           ("--accumulate", accumulate),
                                           ("--eval-every", eval_every),
-                                          ("--eval-n", eval_n))
+                                          ("--eval-n", eval_n), ("--init", init))
                  if value is not None and value != []]
         if given:
             raise GanzooError(f"--resume continues a run exactly as configured; drop "
@@ -84,9 +89,29 @@ def train(
                        ("eval_every", eval_every), ("eval_n", eval_n)):
         if value is not None:
             settings.append(Override.setting(f"train.{key}", value))
+    table = get_table()
+    init_path = None
+    if init is not None:
+        from ganzoo.weights import resolve_generator
+
+        resolved = resolve_generator(init, table=table,
+                                     log=lambda line: typer.echo(line, err=True))
+        init_path = resolved.path
+        if arch is None:
+            arch = ((resolved.entry.recipe if resolved.entry is not None else "")
+                    or (resolved.hub or {}).get("recipe") or _file_recipe(init_path))
     with _report_interrupt():
-        start_run(arch or "dcgan", settings, data, out, runs_dir, device, table=get_table(),
-                  quiet=quiet, compile=compile_)
+        start_run(arch or "dcgan", settings, data, out, runs_dir, device, table=table,
+                  quiet=quiet, compile=compile_, init=init_path, init_label=init)
+
+
+def _file_recipe(path: Path) -> str | None:
+    """The recipe a generator file was trained with (its metadata), if it is one."""
+    if not path.is_file():
+        return None
+    from ganzoo.store.generator_file import read_generator_file
+
+    return read_generator_file(path)[1]["recipe"] or None
 
 
 @contextlib.contextmanager

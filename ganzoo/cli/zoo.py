@@ -20,6 +20,7 @@ KIND_ALIASES = {
     "datasets": "dataset", "dataset": "dataset",
     "extractors": "feature_extractor", "feature-extractors": "feature_extractor",
     "feature_extractor": "feature_extractor",
+    "pretrained": "weights", "weights": "weights",
 }
 
 
@@ -27,15 +28,22 @@ KIND_ALIASES = {
 def zoo_list(
     pattern: Annotated[str, typer.Argument(help="Wildcard filter, e.g. '*gan*'.")] = "*",
     kind: Annotated[str, typer.Option(help="recipes, architectures, losses, regularizers, "
-                                      "datasets, extractors or all.")] = "recipes",
+                                      "datasets, extractors, pretrained or all.")] = "recipes",
     losses: Annotated[bool, typer.Option("--losses", help="Losses and regularizers.")] = False,
+    pretrained: Annotated[bool, typer.Option(
+        "--pretrained", help="Pretrained weights: tags usable wherever a run folder is "
+        "('ganzoo sample TAG'), with their scores.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """List what the zoo offers (recipes by default)."""
     from ganzoo.host import get_table
 
+    if losses and pretrained:
+        raise GanzooError("--losses and --pretrained list different things; give one")
     if losses:
         kinds = ["loss", "regularizer"]
+    elif pretrained:
+        kinds = ["weights"]
     elif kind == "all":
         kinds = list(KINDS)
     elif kind in KIND_ALIASES:
@@ -59,6 +67,12 @@ def zoo_list(
                 row.update(companions=c.value.companions())
             elif k == "regularizer":
                 row.update(weight=c.value.weight, interval=c.value.interval)
+            elif k == "weights":
+                w = c.value
+                row.update(scores=dict(w.scores), protocol=w.protocol, recipe=w.recipe,
+                           dataset=w.dataset, steps=w.steps, command=w.command,
+                           license=w.license, file=w.file, size=w.size, sha256=w.sha256,
+                           sources=list(w.sources))
             rows.append(row)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
@@ -90,6 +104,10 @@ def _print_table(rows: list[dict], kinds: list[str]) -> None:
         if k == "regularizer":
             table.add_column("weight", justify="right", no_wrap=True)
             table.add_column("every", justify="right", no_wrap=True)
+        if k == "weights":
+            table.add_column("scores", no_wrap=True)
+            table.add_column("steps", justify="right", no_wrap=True)
+            table.add_column("MB", justify="right", no_wrap=True)
         table.add_column("description", ratio=1, min_width=16)
         for row in (r for r in rows if r["kind"] == k):
             cells = [row["name"]]
@@ -99,6 +117,9 @@ def _print_table(rows: list[dict], kinds: list[str]) -> None:
                           str(row["loss"]).split(":")[-1]]
             if k == "regularizer":
                 cells += [f"{row['weight']:g}", str(row["interval"])]
+            if k == "weights":
+                cells += [", ".join(f"{key} {value:.2f}" for key, value in row["scores"].items())
+                          or "-", str(row["steps"]), f"{row['size'] / 1e6:.1f}"]
             extra = f"\n{row['companions']}" if row.get("companions") else ""
             source = " · ".join([row["full_name"].split(":")[0]]
                                 + ([_short_paper(row["paper"])] if row["paper"] else []))

@@ -19,6 +19,7 @@ from ganzoo.components import (
     Loss,
     Recipe,
     Regularizer,
+    Weights,
 )
 from ganzoo.config import check_recipe_shape
 from ganzoo.errors import GanzooError
@@ -31,6 +32,7 @@ HOOK_KINDS: dict[str, tuple[str, Callable[..., Any]]] = {
     "register_datasets": ("dataset", Dataset),
     "register_recipes": ("recipe", Recipe),
     "register_feature_extractors": ("feature_extractor", FeatureExtractor),
+    "register_weights": ("weights", Weights),
 }
 
 
@@ -72,6 +74,13 @@ def make_register(kind: str, build: Callable[..., Any], out: list[Component],
             for key in ("channels", "input_range"):
                 if isinstance(fields.get(key), list):
                     fields[key] = tuple(fields[key])
+        if kind == "weights":
+            if isinstance(fields.get("sources"), (list, str)):
+                fields["sources"] = (tuple(fields["sources"])
+                                     if isinstance(fields["sources"], list)
+                                     else (fields["sources"],))
+            if fields.get("scores", {}) is None:
+                del fields["scores"]
         try:
             component_value = build(name=name, **fields)
         except TypeError as exc:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,16 +19,11 @@ from safetensors.torch import save as st_save
 
 from ganzoo.data import ImageData
 from ganzoo.errors import GanzooError
-from ganzoo.fileio import atomic_write
+from ganzoo.fileio import atomic_write, cache_dir
 from ganzoo.metrics.features import LoadedExtractor
 from ganzoo.metrics.maths import feature_statistics
 
 CACHE_FORMAT = "ganzoo-reference-stats/1"
-
-
-def cache_dir() -> Path:
-    """Where reference statistics are cached: ``GANZOO_CACHE_DIR`` or ``~/.cache/ganzoo``."""
-    return Path(os.environ.get("GANZOO_CACHE_DIR") or Path.home() / ".cache" / "ganzoo")
 
 
 @dataclass

@@ -25,10 +25,16 @@ FORMAT = "ganzoo-generator/1"
 
 
 def generator_bytes(G: torch.nn.Module, arch: str, config: Any, step: int,
-                    recipe: str) -> bytes:
-    """The serialized ``generator.safetensors`` for ``G`` (built as ``arch`` with ``config``)."""
+                    recipe: str, half: bool = False) -> bytes:
+    """The serialized ``generator.safetensors`` for ``G`` (built as ``arch`` with ``config``).
+
+    ``half`` stores floating tensors as float16 (pretrained weights: half the size); readers
+    cast them back to the model's precision (:func:`ganzoo.loading.generator_weights_into`).
+    """
     config_dict = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
     tensors = {k: v.detach().cpu().contiguous() for k, v in G.state_dict().items()}
+    if half:
+        tensors = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
     meta = {"format": FORMAT, "arch": arch, "config": json.dumps(config_dict, sort_keys=True),
             "ganzoo_version": __version__, "step": str(int(step)), "recipe": recipe,
             "torch_version": torch.__version__}

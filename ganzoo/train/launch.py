@@ -17,12 +17,13 @@ import torch.distributed as dist
 
 from ganzoo.components import NameTable, describe_callable
 from ganzoo.config import Override, ResolvedRecipe, check_sizes
-from ganzoo.data import ImageData, load_data
+from ganzoo.data import ImageData, check_batch_fits, load_data
 from ganzoo.devices import FastPath, choose_fast_path, resolve_device
 from ganzoo.errors import GanzooError
 from ganzoo.recipes import recipe_from_config, resolve_recipe, with_data_shape
 from ganzoo.store.run import (
     LOCK_NAME,
+    check_writable,
     new_run_dir,
     read_config,
     versions,
@@ -30,6 +31,7 @@ from ganzoo.store.run import (
     writer_lock,
 )
 from ganzoo.train.distributed import DistContext, init_from_env
+from ganzoo.train.init import InitWeights, read_init
 from ganzoo.train.loop import train
 
 
@@ -96,8 +98,12 @@ def _device_for(device_name: str) -> tuple[DistContext, torch.device]:
 
 def start_run(arch: str, overrides: Sequence[str | Override], data_spec: str | None,
               out: Path | None, runs_dir: Path, device_name: str, *, table: NameTable,
-              quiet: bool = False, compile: bool = False) -> Path:
+              quiet: bool = False, compile: bool = False, init: Path | None = None,
+              init_label: str = "") -> Path:
     """Resolve the recipe, load the data, write config.json and train from step 0.
+
+    ``init`` is a generator file the generator starts from (``--init``; see
+    :mod:`ganzoo.train.init`), ``init_label`` what the user named it by.
 
     The device and the precision are resolved here, once; the recipe written to config.json
     records the precision they gave, and the trainer is handed the same fast path.
@@ -115,6 +121,9 @@ def start_run(arch: str, overrides: Sequence[str | Override], data_spec: str | N
                           "use a dataset with labels (a folder with one subfolder per class)")
     check_sizes("generator", recipe.generator, recipe.generator_arch)
     check_sizes("discriminator", recipe.discriminator, recipe.discriminator_arch)
+    start = (None if init is None
+             else read_init(init, init_label or str(init), recipe, table=table))
+    check_batch_fits(images, recipe.train.batch, ctx.world)  # before a run folder exists
     run_dir = _agree_on_run_dir(out or new_run_dir(runs_dir, recipe.name), ctx)
     with _taken_back_if_nothing_trained(run_dir, ctx.is_main):
         if ctx.is_main:
@@ -130,6 +139,7 @@ def start_run(arch: str, overrides: Sequence[str | Override], data_spec: str | N
                 "processes": ctx.world,
                 "fast_path": dataclasses.asdict(fast),
                 "versions": versions(),
+                **({"init": start.record} if start is not None else {}),
             })
         _say(quiet, ctx, f"training {recipe.name} with {describe_objective(recipe, table)} "
                          f"on {images.source} ({len(images)} images, "
@@ -137,8 +147,11 @@ def start_run(arch: str, overrides: Sequence[str | Override], data_spec: str | N
                          f"{f' x{ctx.world} processes' if ctx.enabled else ''} -> {run_dir}")
         _say(quiet, ctx, f"precision {fast.precision}"
                          f"{', channels_last' if fast.channels_last else ''} ({fast.reason})")
+        if start is not None:
+            _say(quiet, ctx, f"generator from {start.record['from']} (step "
+                             f"{start.record['step']}); the discriminator starts fresh")
         _train(recipe, images, run_dir, device, ctx, quiet, compile, resume=False, table=table,
-               fast=fast)
+               fast=fast, init=start)
     _say(quiet, ctx, f"done: {run_dir}  (samples in {run_dir / 'samples'}; "
                      f"'ganzoo sample {run_dir} -o grid.png')")
     return run_dir
@@ -148,6 +161,7 @@ def resume_run(run_dir: Path, steps: int | None, device_name: str, *, table: Nam
                quiet: bool = False, compile: bool = False) -> Path:
     """Continue a run from its latest checkpoint with the configuration it was started with."""
     config = read_config(run_dir)
+    check_writable(run_dir)  # before the data and the models load
     try:
         recipe = recipe_from_config(config, table)
     except GanzooError as exc:
@@ -177,11 +191,11 @@ def resume_run(run_dir: Path, steps: int | None, device_name: str, *, table: Nam
 
 def _train(recipe: ResolvedRecipe, images: ImageData, run_dir: Path, device: torch.device,
            ctx: DistContext, quiet: bool, compile: bool, resume: bool, *, table: NameTable,
-           fast: FastPath | None = None) -> None:
+           fast: FastPath | None = None, init: InitWeights | None = None) -> None:
     try:
         with writer_lock(run_dir) if ctx.is_main else contextlib.nullcontext():
             train(recipe, images, run_dir, device, table=table, resume=resume,
-                  show_progress=not quiet, ctx=ctx, compile=compile, fast=fast)
+                  show_progress=not quiet, ctx=ctx, compile=compile, fast=fast, init=init)
         if ctx.enabled:
             # the first process is still writing the last checkpoint: shutting the group
             # down under a peer that is not done with it can abort that peer (gloo)

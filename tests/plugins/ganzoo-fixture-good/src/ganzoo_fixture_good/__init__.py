@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -109,6 +110,20 @@ def register_recipes(register):
         "train": {"resolution": 8, "batch": 4, "steps": 2, "dataset": "good-stripes",
                   "log_every": 1},
     })
+
+
+WEIGHTS = Path(__file__).resolve().parent / "good-tiny.stripes.safetensors"
+
+
+@ganzoo.hookimpl
+def register_weights(register):
+    # an untrained good-tiny generator (seed 0) in fp16, shipped as package data
+    register("good-tiny.stripes", file=WEIGHTS.name, size=3000,
+             sha256="341f78a0bb646c08ec1bcaab78b2162144021df8cc3c47b566eef9a970672aac",
+             sources=[str(WEIGHTS)], recipe="good-tiny", dataset="good-stripes",
+             command="ganzoo train --arch good-tiny --steps 0", steps=0,
+             scores={"fd-good-pixels": 1.5}, protocol="a fixture's made-up score",
+             license="MIT", description="a fixture's pretrained weights")
 
 
 @ganzoo.hookimpl
