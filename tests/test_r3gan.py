@@ -35,7 +35,7 @@ def test_rpgan_losses_by_hand():
 def test_rpgan_brings_r1_and_r2_with_gamma_from_the_recipe():
     recipe = resolve_recipe("r3gan")
     regs = {r.name: (r.weight, r.interval) for r in recipe.regularizers}
-    assert regs == {"ganzoo:r1": (0.1, 8), "ganzoo:r2": (0.1, 8)}
+    assert regs == {"ganzoo:r1": (1.0, 8), "ganzoo:r2": (1.0, 8)}
     bare = resolve_recipe("dcgan", ["loss=rpgan"])
     assert {r.name for r in bare.regularizers} == {"ganzoo:r1", "ganzoo:r2"}
 
