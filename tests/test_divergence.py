@@ -65,7 +65,7 @@ def test_nan_loss_stops_the_run_naming_its_step_and_keeps_the_good_checkpoint(tm
     good = ckpt.checkpoint_path(tmp_path / "run", 2)
     assert message.startswith("training diverged at step 3: D loss nan, G loss ")
     assert f"the last good checkpoint is {good}" in message
-    assert "Lower the learning rate (train.lr=0.0002)" in message
+    assert "Lower the learning rate (train.lr=0.0004)" in message  # the dcgan recipe's
     assert [s for s, _ in ckpt.list_checkpoints(tmp_path / "run")] == [2]
     assert ckpt.first_non_finite(ckpt.read_checkpoint(good)[0]) is None
 

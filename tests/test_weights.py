@@ -382,9 +382,10 @@ def test_package_weights_writes_an_fp16_entry_that_loads(tmp_path, cache):
     source = ROOT / "plugins" / "ganzoo-weights-fmnist"
     package.mkdir()
     (package / "ganzoo_weights_fmnist").mkdir()
-    for name in ("__init__.py", "weights.json"):
-        (package / "ganzoo_weights_fmnist" / name).write_bytes(
-            (source / "ganzoo_weights_fmnist" / name).read_bytes())
+    (package / "ganzoo_weights_fmnist" / "__init__.py").write_bytes(
+        (source / "ganzoo_weights_fmnist" / "__init__.py").read_bytes())
+    (package / "ganzoo_weights_fmnist" / "weights.json").write_text(  # an empty package
+        json.dumps({"format": "ganzoo-weights/1", "weights": []}))
     script = ROOT / "scripts" / "package_weights.py"
     proc = run_cli_script(script, str(run), "dcgan.tiny", "--package", str(package), "--fd",
                           "99.5", "--protocol", "test protocol", "--command",

@@ -83,10 +83,18 @@ def _widths(config: R3GANGeneratorConfig | R3GANDiscriminatorConfig, who: str) -
     return widths[:stages]
 
 
-def _stage(width: int, config: R3GANGeneratorConfig | R3GANDiscriminatorConfig,
-           total_blocks: int) -> nn.Sequential:
-    return nn.Sequential(*(ResidualBlock(width, config.expansion, config.group_channels,
-                                         total_blocks) for _ in range(config.blocks)))
+def _stages(widths: list[int], config: R3GANGeneratorConfig | R3GANDiscriminatorConfig
+            ) -> tuple[nn.ModuleList, nn.ModuleList]:
+    """``config.blocks`` residual blocks per width, and a 1x1 conv between two stages whose
+    widths differ (the identity where they match)."""
+    total = config.blocks * len(widths)
+    stages = nn.ModuleList(
+        nn.Sequential(*(ResidualBlock(w, config.expansion, config.group_channels, total)
+                        for _ in range(config.blocks))) for w in widths)
+    transitions = nn.ModuleList(
+        _conv(c_in, c_out, gain=GAIN) if c_in != c_out else nn.Identity()
+        for c_in, c_out in zip(widths, widths[1:]))
+    return stages, transitions
 
 
 @dataclass
@@ -127,11 +135,7 @@ class R3GANGenerator(nn.Module):
         self.basis = nn.Linear(z_in, widths[0] * 16)
         nn.init.normal_(self.basis.weight, 0.0, 1.0 / math.sqrt(z_in))
         nn.init.zeros_(self.basis.bias)
-        total = config.blocks * len(widths)
-        self.stages = nn.ModuleList(_stage(w, config, total) for w in widths)
-        self.transitions = nn.ModuleList(
-            _conv(c_in, c_out, gain=GAIN) if c_in != c_out else nn.Identity()
-            for c_in, c_out in zip(widths, widths[1:]))
+        self.stages, self.transitions = _stages(widths, config)
         self.top = _conv(widths[-1], config.top, 3, gain=GAIN)
         self.to_image = _conv(config.top, config.channels, 3)
 
@@ -163,11 +167,7 @@ class R3GANDiscriminator(nn.Module):
         self.from_image = nn.Conv2d(config.channels, widths[0], 4, stride=2, padding=1)
         nn.init.normal_(self.from_image.weight, 0.0, GAIN / math.sqrt(16 * config.channels))
         nn.init.zeros_(self.from_image.bias)
-        total = config.blocks * len(widths)
-        self.stages = nn.ModuleList(_stage(w, config, total) for w in widths)
-        self.transitions = nn.ModuleList(
-            _conv(c_in, c_out, gain=GAIN) if c_in != c_out else nn.Identity()
-            for c_in, c_out in zip(widths, widths[1:]))
+        self.stages, self.transitions = _stages(widths, config)
         self.basis = nn.Conv2d(widths[-1], widths[-1], 4, groups=widths[-1])
         nn.init.normal_(self.basis.weight, 0.0, 1.0 / 4.0)
         nn.init.zeros_(self.basis.bias)
