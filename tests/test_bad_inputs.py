@@ -28,7 +28,7 @@ from PIL import Image
 from ganzoo.host import get_table
 from ganzoo.store import checkpoint as ckpt
 from ganzoo.train.launch import start_run
-from tests.conftest import plugins_env
+from tests.conftest import plugins_env, run_cli
 from tests.helpers.cli_batch import READ_ONLY_FAILED, Call, run_cli_batch
 
 TINY = ["--set", "generator.ngf=8", "--set", "discriminator.ndf=8", "--set", "train.batch=16"]
@@ -488,6 +488,45 @@ def _(tmp, base):
     return Call(["sample", str(base), "-o", str(folder / "grid.png")], read_only=[folder]), folder
 
 
+# A full disk, for real: each command runs with a file-size limit (RLIMIT_FSIZE), so the write
+# that crosses it fails in the kernel (EFBIG) as one on a full disk fails (ENOSPC).
+@row("disk-full-during-a-checkpoint", "could not write checkpoint", "step-0000006",
+     "File too large", "the earlier checkpoint step-0000004.safetensors is intact",
+     "ganzoo train --resume")
+def _(tmp, base):
+    run = _copy_run(base, tmp, "full-at-checkpoint")
+    return Call(["train", "--resume", str(run), "--steps", "6", "-q"],
+                file_size_limit=100_000), run / "checkpoints"  # steps 5-6 did log and sample
+
+
+@row("disk-full-during-a-metrics-line", "writing to ", "File too large",
+     "continue with 'ganzoo train --resume")
+def _(tmp, base):
+    run = _copy_run(base, tmp, "full-at-metrics")
+    _set_config(run, lambda c: c["recipe"]["train"].update(log_every=1))
+    metrics = run / "metrics.jsonl"
+    record = json.loads(metrics.read_text().splitlines()[-1])
+    metrics.write_text("".join(json.dumps({**record, "step": s}) + "\n" for s in range(1, 5)))
+    return Call(["train", "--resume", str(run), "--steps", "6", "-q"],
+                file_size_limit=metrics.stat().st_size + 40), run
+
+
+@row("disk-full-during-export", "cannot write the exported files in ", "full-export",
+     "File too large", "free some space or choose another -o")
+def _(tmp, base):
+    out = tmp / "full-export"
+    out.mkdir()
+    (out / "generator.onnx").write_bytes(b"an earlier export\n")
+    return Call(["export", str(base), "-o", str(out)], file_size_limit=20_000), out
+
+
+@row("disk-full-during-sample", "cannot write ", "full-grid.png", "File too large",
+     "choose another -o")
+def _(tmp, base):
+    return Call(["sample", str(base), "-n", "64", "-o", str(tmp / "full-grid.png")],
+                file_size_limit=2_000), None
+
+
 @row("export-run-without-checkpoint", "has no checkpoint yet", "ganzoo train --resume")
 def _(tmp, base):
     run = _copy_run(base, tmp, "no-checkpoint")
@@ -594,6 +633,23 @@ def _check_diverged(c):
         assert ckpt.first_non_finite(tensors) is None, path
 
 
+def _check_full_checkpoint(c):
+    run = c["tmp"] / "full-at-checkpoint"
+    assert not [p for p in (run / "checkpoints").iterdir() if p.name.startswith(".")]
+    proc = run_cli("train", "--resume", str(run), "--steps", "6", "-q", env=ENV)  # space again
+    assert "Traceback" not in proc.stderr
+    assert [s for s, _ in ckpt.list_checkpoints(run)][-1] == 6
+
+
+def _check_full_metrics(c):
+    lines = (c["tmp"] / "full-at-metrics" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == [1, 2, 3, 4]  # no half line
+
+
+def _check_full_sample(c):
+    assert not list(c["tmp"].glob("*full-grid.png*"))  # neither the grid nor a temporary file
+
+
 def _check_plugin_name(c):
     assert not list((c["tmp"] / "plugins-here").iterdir())
     assert not list(c["tmp"].parent.glob("*evil*"))
@@ -652,7 +708,10 @@ CHECKS = {"model-width-zero": _nothing_left("width-zero"),
           "mixed-image-folder": _check_mixed, "truncated-newest-checkpoint": _check_truncated,
           "metrics-file-is-a-symlink": _check_symlink,
           "learning-rate-diverges": lambda c: (_check_diverged(c), _check_diverged_message(c)),
-          "broken-plugin": _check_broken_plugin, "plugin-name-with-a-path": _check_plugin_name}
+          "broken-plugin": _check_broken_plugin, "plugin-name-with-a-path": _check_plugin_name,
+          "disk-full-during-a-checkpoint": _check_full_checkpoint,
+          "disk-full-during-a-metrics-line": _check_full_metrics,
+          "disk-full-during-sample": _check_full_sample}
 
 
 def test_the_catalogue_in_the_docs_names_real_tests():

@@ -215,8 +215,9 @@ def _write_together(files: dict[Path, bytes]) -> None:
         for path, tmp in temps.items():
             os.replace(tmp, path)
     except OSError as exc:
-        raise GanzooError(f"cannot write the exported files ({exc}); check the folder is "
-                          "writable and has space") from exc
+        folders = ", ".join(sorted({str(path.parent) for path in files}))
+        raise GanzooError(f"cannot write the exported files in {folders} ({exc.strerror or exc});"
+                          " free some space or choose another -o") from exc
     finally:
         for tmp in temps.values():
             tmp.unlink(missing_ok=True)

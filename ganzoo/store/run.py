@@ -20,7 +20,7 @@ except ImportError:  # Windows: no advisory locks; runs are not guarded against 
 import torch
 
 from ganzoo.errors import GanzooError
-from ganzoo.fileio import atomic_write, atomic_write_json, open_temp, safe_filename
+from ganzoo.fileio import atomic_write, atomic_write_json, open_temp, safe_filename, write_fd
 
 
 def versions() -> dict[str, str]:
@@ -162,8 +162,16 @@ def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
             raise GanzooError(f"{path} is a symbolic link; ganzoo does not write through links "
                               "in a run folder: replace it with a plain file") from exc
         raise
-    with os.fdopen(fd, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record) + "\n")
+    line = (json.dumps(record) + "\n").encode()
+    try:
+        end = os.fstat(fd).st_size
+        try:
+            write_fd(fd, [line])
+        except OSError:
+            os.ftruncate(fd, end)  # a full disk leaves no half line behind
+            raise
+    finally:
+        os.close(fd)
 
 
 def trim_metrics(run_dir: Path, step: int) -> None:

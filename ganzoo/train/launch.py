@@ -201,7 +201,8 @@ def _train(recipe: ResolvedRecipe, images: ImageData, run_dir: Path, device: tor
             # down under a peer that is not done with it can abort that peer (gloo)
             dist.barrier()
     except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES,
+                             errno.EPERM):
             raise
         raise GanzooError(f"writing to {run_dir} failed ({exc}); free some space or fix the "
                           f"folder's permissions, then continue with 'ganzoo train --resume "

@@ -36,6 +36,9 @@ class Call:
     #: folders this command sees read-only (a read-only bind mount where the child may make
     #: one, else write permission taken away); see :func:`make_read_only`
     read_only: list[Path] = field(default_factory=list)
+    #: the largest file this command may write, in bytes (RLIMIT_FSIZE): a write past it fails
+    #: with EFBIG as one past the end of a full disk fails with ENOSPC; see :func:`limit_files`
+    file_size_limit: int | None = None
 
 
 def run_cli_batch(calls: list[Call]) -> list[subprocess.CompletedProcess]:
@@ -48,6 +51,7 @@ def run_cli_batch(calls: list[Call]) -> list[subprocess.CompletedProcess]:
             "cwd": str(c.cwd or Path.cwd()),
             "timeout": c.timeout,
             "read_only": [str(p) for p in c.read_only],
+            "file_size_limit": c.file_size_limit,
         } for c in calls]))
         total = sum(c.timeout for c in calls) + 120
         proc = subprocess.run([sys.executable, "-m", "tests.helpers.cli_batch", str(todo),
@@ -105,6 +109,18 @@ def make_read_only(folders: list[str]) -> None:
               f"remount {folder} read-only")
 
 
+def limit_files(size: int | None) -> None:
+    """In this (child) process only, fail every write that would make a file larger than
+    ``size`` bytes with EFBIG: a disk that fills up at that size, with no root and no special
+    filesystem. SIGXFSZ, which would kill the process instead, is ignored."""
+    if size is None:
+        return
+    import resource
+    import signal
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
 
 def _child(call: dict, out: Path, err: Path) -> None:
     for fd, path in ((1, out), (2, err)):
@@ -118,6 +134,7 @@ def _child(call: dict, out: Path, err: Path) -> None:
             sys.path.insert(1, entry)  # where the interpreter puts PYTHONPATH
     os.chdir(call["cwd"])
     make_read_only(call.get("read_only", []))
+    limit_files(call.get("file_size_limit"))
     if call["env"].get("OMP_NUM_THREADS", "").isdigit():  # torch read it at import, in the parent
         import torch
 
