@@ -59,11 +59,13 @@ def write_fd(fd: int, chunks: Iterable[bytes | memoryview]) -> None:
     os.fsync(fd)
 
 
-def atomic_write(path: Path, chunks: Iterable[bytes | memoryview] | bytes) -> None:
+def atomic_write(path: Path, chunks: Iterable[bytes | memoryview] | bytes, *,
+                 durable: bool = True) -> None:
     """Write ``chunks`` to ``path`` so that readers see the old file or the whole new one.
 
     On any failure (disk full, interrupt) the temporary file is removed and the old ``path``
-    is left as it was; the exception propagates.
+    is left as it was; the exception propagates. ``durable=False`` skips the two fsyncs, for
+    many small files whose reader checks them (a power cut may then leave one empty).
     """
     if isinstance(chunks, (bytes, bytearray, memoryview)):
         chunks = [chunks]
@@ -72,14 +74,18 @@ def atomic_write(path: Path, chunks: Iterable[bytes | memoryview] | bytes) -> No
     tmp, fd = open_temp(path)
     try:
         try:
-            write_fd(fd, chunks)
+            if durable:
+                write_fd(fd, chunks)
+            else:
+                _write_all(fd, chunks)
         finally:
             os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:

@@ -44,7 +44,8 @@ def image_format_for(path: Path) -> str:
     return image_format
 
 
-def _cannot_write(path: Path, exc: OSError) -> GanzooError:
+def cannot_write(path: Path, exc: OSError) -> GanzooError:
+    """The one clear error for a failed write of ``path`` (read-only, disk full, a folder)."""
     if isinstance(exc, IsADirectoryError) or path.is_dir():
         return GanzooError(f"{path} is a folder; name a .png file")
     why = exc.strerror or str(exc)
@@ -78,7 +79,7 @@ def check_output(path: Path) -> None:
         elif not os.access(folder, os.W_OK):
             raise OSError(errno.EACCES, os.strerror(errno.EACCES), str(folder))
     except OSError as exc:
-        raise _cannot_write(path, exc) from exc
+        raise cannot_write(path, exc) from exc
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
@@ -127,4 +128,4 @@ def write_grid(images: np.ndarray, path: Path, nrow: int | None = None,
     try:
         return save_grid(images, path, nrow, layout)
     except OSError as exc:
-        raise _cannot_write(Path(path), exc) from exc
+        raise cannot_write(Path(path), exc) from exc

@@ -20,6 +20,12 @@ included) with 32-bit integer arithmetic and float64 maths. The algorithm, named
 
 In JavaScript ``x = Math.imul(x, C)`` and ``x >>> S`` do exactly this. Element ``k`` depends on
 ``k`` and the seed only, so the first rows of a larger request equal a smaller one.
+
+Truncation (the truncation trick of BigGAN, Brock et al. 2019) with ``psi``: an element whose
+absolute value is above ``psi`` is redrawn, element by element, from round ``r = 1, 2, ...``:
+the same steps 2-3 with the round's key ``mix(((seed ^ 0x9E3779B9) + r * 0x632BE5AB) mod
+2**32)`` (round 0 is step 1's key), until it lies within ``psi``. Smaller ``psi``: latents
+nearer the mode, images more typical and less varied.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from ganzoo.errors import GanzooError
 LATENT_SAMPLER = "ganzoo-normal/1"
 _MASK = 0xFFFFFFFF
 _TWO32 = 4294967296.0
+_ROUND_STEP = 0x632BE5AB
+MIN_TRUNCATION = 0.05  # below it, redrawing takes hundreds of rounds for what is nearly z = 0
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -54,23 +62,53 @@ def check_seed(seed: int) -> int:
     return int(seed)
 
 
-def sample_latents(n: int, nz: int, seed: int = 0) -> np.ndarray:
-    """``[n, nz]`` float32 standard-normal latents, the same for a seed on every platform."""
+def check_truncation(psi: float | None) -> float | None:
+    """``psi`` as a float of at least :data:`MIN_TRUNCATION`, ``None`` for no truncation."""
+    if psi is None:
+        return None
+    if isinstance(psi, bool) or not isinstance(psi, (int, float, np.number)) or not (
+            np.isfinite(psi) and psi >= MIN_TRUNCATION):
+        raise GanzooError(f"--truncation must be a number of at least {MIN_TRUNCATION} (the "
+                          f"largest |z| kept; 1 is typical, 2 changes little), got {psi!r}")
+    return float(psi)
+
+
+def _round_key(seed: int, r: int) -> np.uint32:
+    start = ((seed ^ 0x9E3779B9) + r * _ROUND_STEP) & _MASK
+    return _mix(np.array([start], dtype=np.uint32))[0]
+
+
+def _elements(k: np.ndarray, key: np.uint32) -> np.ndarray:
+    """Latent elements ``k`` (uint64 indices) under ``key``, float64 (steps 2-3)."""
+    pair = k // np.uint64(2)
+    counters = np.stack([2 * pair, 2 * pair + np.uint64(1)]).astype(np.uint32)
+    words = _mix(_mix(counters) ^ key).astype(np.float64)
+    u0 = (words[0] + 0.5) / _TWO32
+    u1 = words[1] / _TWO32
+    r = np.sqrt(-2.0 * np.log(u0))
+    angle = 2.0 * np.pi * u1
+    return np.where(k % np.uint64(2) == 0, r * np.cos(angle), r * np.sin(angle))
+
+
+def sample_latents(n: int, nz: int, seed: int = 0, truncation: float | None = None,
+                   ) -> np.ndarray:
+    """``[n, nz]`` float32 standard-normal latents, the same for a seed on every platform;
+    with ``truncation`` psi, every element within ``[-psi, psi]`` (the module docstring)."""
     seed = check_seed(seed)
+    psi = check_truncation(truncation)
     if n < 0 or nz < 1:
         raise GanzooError(f"latents need n >= 0 and nz >= 1, got n={n}, nz={nz}")
     count = n * nz
-    pairs = (count + 1) // 2
-    if 2 * pairs > 2**32:
+    if count + count % 2 > 2**32:
         raise GanzooError(f"{n} x {nz} latents is more than one call can draw; ask for fewer")
-    key = _mix(np.array([seed ^ 0x9E3779B9], dtype=np.uint32))[0]
-    counters = np.arange(2 * pairs, dtype=np.uint64).astype(np.uint32)  # 2p, 2p+1, ...
-    words = (_mix(_mix(counters) ^ key)).astype(np.float64).reshape(pairs, 2)
-    u0 = (words[:, 0] + 0.5) / _TWO32
-    u1 = words[:, 1] / _TWO32
-    r = np.sqrt(-2.0 * np.log(u0))
-    angle = 2.0 * np.pi * u1
-    values = np.stack([r * np.cos(angle), r * np.sin(angle)], axis=1).reshape(-1)[:count]
+    values = _elements(np.arange(count, dtype=np.uint64), _round_key(seed, 0))
+    if psi is not None:
+        outside = np.flatnonzero(np.abs(values) > psi)
+        r = 0
+        while outside.size:
+            r += 1
+            values[outside] = _elements(outside.astype(np.uint64), _round_key(seed, r))
+            outside = outside[np.abs(values[outside]) > psi]
     return values.astype(np.float32).reshape(n, nz)
 
 
@@ -89,3 +127,36 @@ def class_labels(n: int, num_classes: int, class_index: int | None = None) -> np
     if not 0 <= class_index < num_classes:
         raise GanzooError(f"--class must be in 0..{num_classes - 1}, got {class_index}")
     return np.full((n,), class_index, dtype=np.int64)
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    """Spherical interpolation from rows ``a`` to rows ``b`` (``t`` in [0, 1]): it keeps the
+    norm that Gaussian latents concentrate at, which a straight line between them loses."""
+    a64, b64 = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    cos = np.sum(a64 * b64, axis=-1, keepdims=True) / np.maximum(
+        np.linalg.norm(a64, axis=-1, keepdims=True) * np.linalg.norm(b64, axis=-1,
+                                                                     keepdims=True), 1e-12)
+    omega = np.arccos(np.clip(cos, -1.0, 1.0))
+    sin = np.sin(omega)
+    near = sin < 1e-6  # (anti)parallel rows: the straight line is as good
+    wa = np.where(near, 1.0 - t, np.sin((1.0 - t) * omega) / np.where(near, 1.0, sin))
+    wb = np.where(near, t, np.sin(t * omega) / np.where(near, 1.0, sin))
+    return (wa * a64 + wb * b64).astype(np.float32)
+
+
+def walk_latents(n: int, keys: int, frames: int, nz: int, seed: int = 0,
+                 truncation: float | None = None) -> np.ndarray:
+    """``[keys * frames, n, nz]`` latents of ``n`` looped walks, each through ``keys`` seeded
+    latents with ``frames`` slerp steps from one to the next (the last back to the first).
+
+    Key latent ``s`` of walk ``j`` is row ``s * n + j`` of ``sample_latents(keys * n, ...)``,
+    so the first frame is the grid ``ganzoo sample -n N --seed S`` draws.
+    """
+    if keys < 2:
+        raise GanzooError(f"--interpolate needs at least 2 latents to walk between, got {keys}")
+    if frames < 1:
+        raise GanzooError(f"--frames must be at least 1 (steps from one latent to the next), "
+                          f"got {frames}")
+    points = sample_latents(keys * n, nz, seed, truncation).reshape(keys, n, nz)
+    return np.stack([slerp(points[s], points[(s + 1) % keys], f / frames)
+                     for s in range(keys) for f in range(frames)])

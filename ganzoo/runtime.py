@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ganzoo.errors import GanzooError
-from ganzoo.latents import class_labels, sample_latents
+from ganzoo.latents import class_labels, sample_latents, walk_latents
 from ganzoo.store.onnx_metadata import GeneratorMetadata
 
 CUDA = "CUDAExecutionProvider"
@@ -246,13 +246,27 @@ class Generator:
         self.session.run_with_iobinding(binding)
         return binding.copy_outputs_to_cpu()[0]
 
-    def generate(self, n: int, seed: int = 0, class_index: int | None = None) -> np.ndarray:
+    def generate(self, n: int, seed: int = 0, class_index: int | None = None,
+                 truncation: float | None = None) -> np.ndarray:
         """``n`` images from the latents :func:`ganzoo.latents.sample_latents` draws for
-        ``seed`` (classes in turn, or all ``class_index``, for a conditional generator)."""
+        ``seed`` (classes in turn, or all ``class_index``, for a conditional generator);
+        ``truncation`` psi keeps every latent element within [-psi, psi]."""
         if n < 0:
             raise GanzooError(f"n must be at least 0, got {n}")
-        z = sample_latents(n, self.metadata.nz, seed)
+        z = sample_latents(n, self.metadata.nz, seed, truncation)
         return self.run(z, class_labels(n, self.metadata.num_classes, class_index))
+
+    def walk(self, n: int = 1, keys: int = 4, frames: int = 16, seed: int = 0,
+             class_index: int | None = None, truncation: float | None = None) -> np.ndarray:
+        """Frames of ``n`` looped latent walks (:func:`ganzoo.latents.walk_latents`):
+        ``[keys * frames, n, ...]`` images in this generator's layout, frame 0 being
+        ``generate(n, seed)``. Conditional walks keep their class (classes in turn, or
+        ``class_index``) while the latent moves."""
+        z = walk_latents(n, keys, frames, self.metadata.nz, seed, truncation)
+        labels = class_labels(n, self.metadata.num_classes, class_index)
+        images = self.run(z.reshape(-1, z.shape[-1]),
+                          None if labels is None else np.tile(labels, len(z)))
+        return images.reshape(len(z), n, *images.shape[1:])
 
     def to_uint8(self, images: np.ndarray) -> np.ndarray:
         """This generator's output as uint8 NHWC (a no-op for a uint8 export)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -15,26 +16,37 @@ from ganzoo.devices import FastPath
 from ganzoo.latents import class_labels, sample_latents
 
 
-@torch.no_grad()
 def generate_images(G: nn.Module, n: int, *, nz: int, num_classes: int = 0, seed: int = 0,
-                    class_index: int | None = None, batch: int = 250,
-                    device: str | torch.device = "cpu", fast: FastPath | None = None,
+                    class_index: int | None = None, truncation: float | None = None,
+                    batch: int = 250, device: str | torch.device = "cpu",
+                    fast: FastPath | None = None,
                     postprocess: Callable[[torch.Tensor], torch.Tensor] | None = None,
                     ) -> torch.Tensor:
     """``n`` samples of ``G`` on the CPU: float32 in [-1, 1], or what ``postprocess`` makes of
-    each batch (e.g. uint8). Conditional generators get ``class_index``, or the classes in turn.
+    each batch (e.g. uint8). Conditional generators get ``class_index``, or the classes in turn;
+    ``truncation`` psi keeps every latent element within [-psi, psi].
 
     ``fast`` runs G under its autocast (bf16 sampling); memory stays flat as ``n`` grows.
     """
-    z = torch.from_numpy(sample_latents(n, nz, seed))
-    labels = class_labels(n, num_classes, class_index)
+    return generate_from(G, sample_latents(n, nz, seed, truncation),
+                         class_labels(n, num_classes, class_index), batch=batch,
+                         device=device, fast=fast, postprocess=postprocess)
+
+
+@torch.no_grad()
+def generate_from(G: nn.Module, z: np.ndarray, labels: np.ndarray | None = None, *,
+                  batch: int = 250, device: str | torch.device = "cpu",
+                  fast: FastPath | None = None,
+                  postprocess: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                  ) -> torch.Tensor:
+    """:func:`generate_images` for given latents ``z`` ``[N, nz]`` (and ``labels`` ``[N]``)."""
     device = torch.device(device)
     was_training = G.training
     G.eval()
     out = []
     try:
-        for start in range(0, n, batch):
-            zb = z[start:start + batch].to(device)
+        for start in range(0, len(z), batch):
+            zb = torch.from_numpy(z[start:start + batch]).to(device)
             lb = (None if labels is None
                   else torch.from_numpy(labels[start:start + batch]).to(device))
             with fast.autocast(device) if fast else contextlib.nullcontext():

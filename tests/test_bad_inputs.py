@@ -463,6 +463,31 @@ def _(tmp, base):
     return Call(["sample", str(base), "-n", "100000", "-o", str(tmp / "grid.png")]), None
 
 
+@row("sample-interpolate-into-a-png", "--interpolate makes a looped GIF of latent walks; "
+     "name a .gif with -o")
+def _(tmp, base):
+    return Call(["sample", str(base), "--interpolate", "3", "-o", str(tmp / "walk.png")]), None
+
+
+@row("sample-gif-without-interpolate", "is a GIF: add --interpolate K")
+def _(tmp, base):
+    return Call(["sample", str(base), "-o", str(tmp / "walk.gif")]), None
+
+
+@row("sample-truncation-zero", "--truncation must be a number of at least 0.05", "got 0.0")
+def _(tmp, base):
+    return Call(["sample", str(base), "--truncation", "0", "-o", str(tmp / "t.png")]), None
+
+
+@row("sample-into-a-folder-of-other-pngs", "already holds PNG files that ganzoo did not write",
+     "choose an empty folder")
+def _(tmp, base):
+    folder = tmp / "photos"
+    folder.mkdir()
+    Image.new("L", (4, 4)).save(folder / "holiday.png")
+    return Call(["sample", str(base), "-n", "5", "-o", str(folder)]), folder
+
+
 @row("sample-negative-nrow", "--nrow must be at least 1 (images per grid row), got -3")
 def _(tmp, base):
     return Call(["sample", str(base), "--nrow", "-3", "-o", str(tmp / "nrow.png")]), None

@@ -11,6 +11,15 @@ import typer
 from ganzoo.cli.app import app
 from ganzoo.errors import GanzooError
 
+OUTPUT_HELP = ("Where the images go: a .png grid, a folder (one PNG per image, the layout "
+               "torch-fidelity and clean-fid read; a rerun finishes an interrupted one), an "
+               ".npz (uint8 NHWC 'images', and 'labels' for a conditional generator), or a "
+               ".gif with --interpolate.")
+TRUNCATION_HELP = ("Truncation psi: redraw latent elements beyond +-psi (more typical, less "
+                   "varied images; 1 is typical). Recorded with the images.")
+INTERPOLATE_HELP = ("Write a looped GIF in which each of the -n cells walks (slerp) through "
+                    "K seeded latents; frame 0 is the grid -o x.png would hold.")
+
 
 @app.command()
 def sample(
@@ -18,46 +27,114 @@ def sample(
         help="A run folder made by 'ganzoo train', a generator.safetensors, a hub folder "
         "('ganzoo export --hub'), hf://OWNER/REPO, or a pretrained tag such as dcgan.fmnist "
         "('ganzoo zoo list --pretrained').")],
-    n: Annotated[int, typer.Option("-n", help="Number of images.")] = 64,
-    output: Annotated[Path, typer.Option("--output", "-o", help="PNG file to write.")] = Path(
+    n: Annotated[int, typer.Option("-n", help="Number of images (walks with "
+                                   "--interpolate).")] = 64,
+    output: Annotated[Path, typer.Option("--output", "-o", help=OUTPUT_HELP)] = Path(
         "samples.png"),
     seed: Annotated[int, typer.Option(help="Latent seed (the same images as 'ganzoo generate' "
                                       "gives an export of this run).")] = 0,
     class_: Annotated[int | None, typer.Option(
         "--class", help="Class index for conditional generators.")] = None,
+    truncation: Annotated[float | None, typer.Option(metavar="PSI",
+                                                     help=TRUNCATION_HELP)] = None,
+    interpolate: Annotated[int | None, typer.Option(metavar="K",
+                                                    help=INTERPOLATE_HELP)] = None,
+    frames: Annotated[int, typer.Option(help="With --interpolate: frames from one latent to "
+                                        "the next.")] = 16,
+    fps: Annotated[float, typer.Option(help="With --interpolate: frames per second.")] = 16.0,
     nrow: Annotated[int | None, typer.Option(help="Images per grid row.")] = None,
     precision: Annotated[str, typer.Option(
         help="auto (bf16 + channels_last where the CPU/GPU has bf16), fp32 (bit-comparable "
         "with the ONNX export) or bf16.")] = "auto",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
 ) -> None:
-    """Sample a grid of images from a run's EMA generator (or pretrained weights)."""
+    """Sample images from a run's EMA generator (or pretrained weights): a grid, a folder of
+    PNGs, an .npz, or a latent walk GIF."""
     import torch
 
     from ganzoo.config import SAMPLE_PRECISIONS
     from ganzoo.devices import choose_fast_path, resolve_device
     from ganzoo.host import get_table
-    from ganzoo.images import check_grid_count, check_nrow, check_output, write_grid
+    from ganzoo.images import to_uint8
     from ganzoo.loading import load_generator
-    from ganzoo.sampling import generate_images
+    from ganzoo.sampling import generate_from
 
-    check_grid_count(n)
-    check_nrow(nrow)
-    check_output(output)  # before the model loads: a bad -o fails at once
+    kind = _check_output(output, n, nrow, truncation, interpolate, frames)
     if precision not in SAMPLE_PRECISIONS:
         raise GanzooError(f"--precision must be {', '.join(SAMPLE_PRECISIONS[:-1])} or "
                           f"{SAMPLE_PRECISIONS[-1]}, got {precision!r}")
     dev = resolve_device(device)
     fast = choose_fast_path(precision, dev)
     table = get_table()
-    G, info = load_generator(_resolve(run, table).path, table=table, device=str(dev))
+    resolved = _resolve(run, table)
+    G, info = load_generator(resolved.path, table=table, device=str(dev))
     if fast.channels_last:
         G = G.to(memory_format=torch.channels_last)
     cfg = info["generator_config"]
-    images = generate_images(G, n, nz=cfg.nz, num_classes=cfg.num_classes, seed=seed,
-                             class_index=class_, batch=256, device=dev, fast=fast)
-    write_grid(images.numpy(), output, nrow)
-    typer.echo(f"wrote {output} ({n} images, step {info['step']}, {fast.precision})")
+
+    def draw(z, labels):
+        images = generate_from(G, z, labels, batch=256, device=dev, fast=fast)
+        return to_uint8(images.numpy())
+
+    about = {"source": run, "arch": info["arch"], "step": info["step"], "precision": fast.precision}
+    _write(kind, output, draw, n=n, nz=cfg.nz, num_classes=cfg.num_classes, seed=seed,
+           class_index=class_, truncation=truncation, about=about, nrow=nrow,
+           keys=interpolate, frames=frames, fps=fps,
+           done=f"step {info['step']}, {fast.precision}")
+
+
+def _check_output(output: Path, n: int, nrow: int | None, truncation: float | None,
+                  interpolate: int | None, frames: int) -> str:
+    """The kind of ``-o`` (grid, folder, npz, gif), after every check that needs no model."""
+    from ganzoo.image_files import check_request, output_kind
+    from ganzoo.images import check_nrow
+    from ganzoo.latents import check_truncation
+
+    kind = output_kind(output)
+    check_request(kind, n, output, interpolate)
+    check_nrow(nrow)
+    check_truncation(truncation)
+    if interpolate is not None and interpolate < 2:
+        raise GanzooError(f"--interpolate needs at least 2 latents to walk between, got "
+                          f"{interpolate}")
+    if frames < 1:
+        raise GanzooError(f"--frames must be at least 1, got {frames}")
+    return kind
+
+
+def _write(kind: str, output: Path, draw, *, n: int, nz: int, num_classes: int, seed: int,
+           class_index: int | None, truncation: float | None, about: dict, nrow: int | None,
+           keys: int | None, frames: int, fps: float, done: str) -> None:
+    """Draw and write ``-o`` with a progress bar on a terminal; an interrupted folder says
+    how to finish it."""
+    import sys
+
+    from ganzoo.image_files import FOLDER, GIF, Request, count_pngs, write_samples
+    from ganzoo.latents import check_seed
+
+    request = Request(n=n, nz=nz, num_classes=num_classes, seed=check_seed(seed),
+                      class_index=class_index, truncation=truncation, info=about)
+    total = keys * frames if kind == GIF else n
+    what = "frames" if kind == GIF else "images"
+    try:
+        with typer.progressbar(length=total, label=f"{what} for {output}", file=sys.stderr,
+                               hidden=not sys.stderr.isatty()) as bar:
+            path, drawn = write_samples(kind, output, request, draw, nrow=nrow, keys=keys or 0,
+                                        frames=frames, fps=fps, progress=bar.update)
+    except KeyboardInterrupt:
+        if kind != FOLDER:
+            raise
+        typer.echo(f"interrupted: {output} holds {count_pngs(output)} of {n} images; run the "
+                   "same command again to write the rest", err=True)
+        raise typer.Exit(130) from None
+    if kind == FOLDER:
+        kept = n - drawn
+        typer.echo(f"wrote {path}/ ({drawn} images" + (f", {kept} already there" if kept else "")
+                   + f", {done})")
+    elif kind == GIF:
+        typer.echo(f"wrote {path} ({drawn} frames of {n} walks through {keys} latents, {done})")
+    else:
+        typer.echo(f"wrote {path} ({n} images, {done})")
 
 
 # -- eval ------------------------------------------------------------------------------------
@@ -269,28 +346,38 @@ def _fd_fmnist(reference, images):
 @app.command()
 def generate(
     model: Annotated[Path, typer.Argument(help="A generator.onnx made by 'ganzoo export'.")],
-    n: Annotated[int, typer.Option("-n", help="Number of images.")] = 64,
-    output: Annotated[Path, typer.Option("--output", "-o", help="PNG grid to write.")] = Path(
+    n: Annotated[int, typer.Option("-n", help="Number of images (walks with "
+                                   "--interpolate).")] = 64,
+    output: Annotated[Path, typer.Option("--output", "-o", help=OUTPUT_HELP)] = Path(
         "generated.png"),
     seed: Annotated[int, typer.Option(help="Latent seed (as for 'ganzoo sample').")] = 0,
     class_: Annotated[int | None, typer.Option(
         "--class", help="Class index for conditional generators.")] = None,
+    truncation: Annotated[float | None, typer.Option(metavar="PSI",
+                                                     help=TRUNCATION_HELP)] = None,
+    interpolate: Annotated[int | None, typer.Option(metavar="K",
+                                                    help=INTERPOLATE_HELP)] = None,
+    frames: Annotated[int, typer.Option(help="With --interpolate: frames from one latent to "
+                                        "the next.")] = 16,
+    fps: Annotated[float, typer.Option(help="With --interpolate: frames per second.")] = 16.0,
     nrow: Annotated[int | None, typer.Option(help="Images per grid row.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     threads: Annotated[int | None, typer.Option(help="CPU threads (default: all "
                                                 "usable cores).")] = None,
 ) -> None:
-    """Generate a grid of images with onnxruntime only (no torch), via ganzoo.runtime."""
-    from ganzoo.images import check_grid_count, check_nrow, check_output, write_grid
+    """Generate images with onnxruntime only (no torch), via ganzoo.runtime: the outputs of
+    'ganzoo sample', the same images for a seed."""
     from ganzoo.runtime import Generator
 
-    check_grid_count(n)
-    check_nrow(nrow)
-    check_output(output)
+    kind = _check_output(output, n, nrow, truncation, interpolate, frames)
     gen = Generator(model, device=device, threads=threads)
-    images = gen.generate(n, seed=seed, class_index=class_)
-    write_grid(images, output, nrow, layout=gen.metadata.output_layout)
-    typer.echo(f"wrote {output} ({n} images, {gen.metadata.arch} step {gen.metadata.step}, "
-               f"{gen.provider})")
+    meta = gen.metadata
 
+    def draw(z, labels):
+        return gen.to_uint8(gen.run(z, labels))
 
+    about = {"source": str(model), "arch": meta.arch, "step": meta.step}
+    _write(kind, output, draw, n=n, nz=meta.nz, num_classes=meta.num_classes, seed=seed,
+           class_index=class_, truncation=truncation, about=about, nrow=nrow,
+           keys=interpolate, frames=frames, fps=fps,
+           done=f"{meta.arch} step {meta.step}, {gen.provider}")
