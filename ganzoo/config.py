@@ -79,6 +79,7 @@ class TrainConfig:
     eval_n: int = 2000
     eval_extractor: str = "fmnist"
     augment: str = ""  # DiffAugment operations for D's inputs, e.g. "translation,cutout"
+    tensorboard: bool = False  # also write TensorBoard event files into RUN/tensorboard
     # "cosine": lr and every regularizer weight follow a half cosine from their value down to
     # lr_final / reg_final times it at train.steps (R3GAN's schedule); "constant": they stay.
     schedule: str = "constant"

@@ -45,6 +45,10 @@ def train(
         "train.eval_extractor) and keep checkpoints/best.safetensors.")] = None,
     eval_n: Annotated[int | None, typer.Option(
         "--eval-n", help="Generated images per evaluation (train.eval_n).")] = None,
+    tensorboard: Annotated[bool, typer.Option(
+        "--tensorboard", help="Also write TensorBoard event files (losses, scores, sample "
+        "grids, the recipe) into RUN/tensorboard (train.tensorboard; needs the tensorboard "
+        "extra). Open them with 'tensorboard --logdir RUN'.")] = False,
     init: Annotated[str | None, typer.Option(
         "--init", help="Fine-tune: start the generator (and its EMA copy) from these weights: "
         "a pretrained tag (dcgan.fmnist), a hub folder or a generator.safetensors. The file "
@@ -72,7 +76,8 @@ def train(
                  if value is not None and value != []]
         if given:
             raise GanzooError(f"--resume continues a run exactly as configured; drop "
-                              f"{', '.join(given)} (only --steps, --device, --compile may change)")
+                              f"{', '.join(given)} (only --steps, --device, --compile and "
+                              "--tensorboard may change)")
         if arch is not None:
             from ganzoo.store.run import read_config
 
@@ -81,12 +86,14 @@ def train(
                 raise GanzooError(f"--resume {resume}: that run trains '{trained}', not "
                                   f"'{arch}'; drop --arch or start a new run")
         with _report_interrupt():
-            resume_run(resume, steps, device, table=get_table(), quiet=quiet, compile=compile_)
+            resume_run(resume, steps, device, table=get_table(), quiet=quiet, compile=compile_,
+                       tensorboard=tensorboard)
         return
     settings: list[str | Override] = list(overrides or [])
     for key, value in (("batch", batch), ("seed", seed), ("steps", steps),
                        ("precision", precision), ("accumulate", accumulate),
-                       ("eval_every", eval_every), ("eval_n", eval_n)):
+                       ("eval_every", eval_every), ("eval_n", eval_n),
+                       ("tensorboard", tensorboard or None)):
         if value is not None:
             settings.append(Override.setting(f"train.{key}", value))
     table = get_table()

@@ -66,7 +66,10 @@ class TrainingEvaluator:
                                   "generator": trainer.recipe.generator_arch,
                                   "recipe": trainer.recipe.name,
                                   "latents": LATENT_SAMPLER, "labels": LABELS})
-        append_metrics(trainer.run_dir, result.record())
+        record = result.record()
+        append_metrics(trainer.run_dir, record)
+        if trainer.board is not None:
+            trainer.board.scalars(record)
         key = result.best_key()
         if key in result.scores:
             path = trainer.run_dir / "checkpoints" / ckpt.BEST_NAME

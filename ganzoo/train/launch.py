@@ -30,6 +30,7 @@ from ganzoo.store.run import (
     write_config,
     writer_lock,
 )
+from ganzoo.train.board import check_available as check_tensorboard
 from ganzoo.train.distributed import DistContext, init_from_env
 from ganzoo.train.init import InitWeights, read_init
 from ganzoo.train.loop import train
@@ -109,6 +110,8 @@ def start_run(arch: str, overrides: Sequence[str | Override], data_spec: str | N
     records the precision they gave, and the trainer is handed the same fast path.
     """
     recipe = resolve_recipe(arch, overrides, table=table)
+    if recipe.train.tensorboard:
+        check_tensorboard()  # before any data loads or a run folder exists
     ctx, device = _device_for(device_name)
     fast = choose_fast_path(recipe.train.precision, device)
     recipe = dataclasses.replace(
@@ -158,8 +161,9 @@ def start_run(arch: str, overrides: Sequence[str | Override], data_spec: str | N
 
 
 def resume_run(run_dir: Path, steps: int | None, device_name: str, *, table: NameTable,
-               quiet: bool = False, compile: bool = False) -> Path:
-    """Continue a run from its latest checkpoint with the configuration it was started with."""
+               quiet: bool = False, compile: bool = False, tensorboard: bool = False) -> Path:
+    """Continue a run from its latest checkpoint with the configuration it was started with
+    (``tensorboard`` turns TensorBoard logging on for this session of it)."""
     config = read_config(run_dir)
     check_writable(run_dir)  # before the data and the models load
     try:
@@ -182,6 +186,11 @@ def resume_run(run_dir: Path, steps: int | None, device_name: str, *, table: Nam
                           f"process(es), this launch has {ctx.world}; resume it the same way")
     if steps is not None:
         recipe = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, steps=steps))
+    if tensorboard:
+        recipe = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train,
+                                                                       tensorboard=True))
+    if recipe.train.tensorboard:
+        check_tensorboard()
     _say(quiet, ctx, f"resuming {run_dir} to step {recipe.train.steps} on {device} "
                      f"(precision {recipe.train.precision})")
     _train(recipe, images, run_dir, device, ctx, quiet, compile, resume=True, table=table)

@@ -92,7 +92,8 @@ class Trainer:
             weight = reg.weight if spec.weight is None else spec.weight
             interval = reg.interval if spec.interval is None else spec.interval
             if weight:  # weight 0 turns a regularizer (e.g. a loss's companion) off
-                self.regularizers.append((reg, weight, interval))
+                self.regularizers.append((spec.name.split(":")[-1], reg, weight, interval))
+        self.reg_values: dict[str, torch.Tensor] = {}  # each one's last value (for the log)
         adam = {"betas": t.betas, **({"fused": True} if self.fast.fused_adam else {})}
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=t.lr, **adam)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=t.lr_d or t.lr, **adam)
@@ -115,6 +116,7 @@ class Trainer:
         self.progress: dict[str, Any] | None = None
         # called as evaluator(trainer) every train.eval_every steps (set by train())
         self.evaluator: Any = None
+        self.board: Any = None  # a ganzoo.train.board.Board with train.tensorboard (set by train())
         self.last_checkpoint: Path | None = None
 
     # -- one step --------------------------------------------------------------------------
@@ -140,10 +142,11 @@ class Trainer:
             d_real = self.d_fwd(real, real_labels)
             d_fake = self.d_fwd(fake, fake_labels)
         loss = self.loss.d_loss(d_real.float(), d_fake.float())
-        for reg, weight, interval in self.regularizers:
+        for name, reg, weight, interval in self.regularizers:
             if self.d_steps % interval == 0:
-                loss = loss + (weight * self.reg_scale * interval
-                               * reg.fn(self.D, real, fake, real_labels))
+                value = reg.fn(self.D, real, fake, real_labels)
+                self.reg_values[name] = value.detach()
+                loss = loss + weight * self.reg_scale * interval * value
         return loss
 
     def _apply(self, optimizer, scaler, module) -> None:
@@ -245,7 +248,10 @@ class Trainer:
         with self.fast.autocast(self.device):
             images = self.G_ema(self.sample_z, self.sample_labels)
         path = self.run_dir / "samples" / f"step-{self.step:07d}.png"
-        return save_grid(images.float().cpu().numpy(), path)
+        pixels = images.float().cpu().numpy()
+        if self.board is not None:
+            self.board.grid(self.step, pixels)
+        return save_grid(pixels, path)
 
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
         """Everything a checkpoint holds (see :mod:`ganzoo.train.state`)."""
@@ -311,10 +317,13 @@ class Trainer:
                     window_start, window_step = now, self.step
                     if main:
                         record = {"step": self.step, "d_loss": d, "g_loss": g,
-                                  "img_per_s": round(img_s, 1), "time": round(time.time(), 3)}
+                                  **self._log_extras(), "img_per_s": round(img_s, 1),
+                                  "time": round(time.time(), 3)}
                         if self.progress is not None:
                             record["progress"] = self.progress
                         append_metrics(self.run_dir, record)
+                        if self.board is not None:
+                            self.board.scalars(record)
                     progress.update(self.step, d, g, img_s)
                 if main and sample:
                     self.save_samples()
@@ -327,6 +336,17 @@ class Trainer:
             raise TrainingInterrupted(
                 f"interrupted by {stop.name} at step {self.step}: saved {saved}; continue with "
                 f"'ganzoo train --resume {self.run_dir}'", stop.signum or 2)
+
+
+    def _log_extras(self) -> dict[str, float]:
+        """This process's learning rates and each regularizer's last (unweighted) value."""
+        extras = {"lr_g": self.opt_g.param_groups[0]["lr"],
+                  "lr_d": self.opt_d.param_groups[0]["lr"]}
+        if self.reg_values:
+            values = torch.stack(list(self.reg_values.values())).float().tolist()
+            extras.update({f"reg_{name}": v for name, v in zip(self.reg_values, values,
+                                                                strict=True)})
+        return extras
 
 
 def _chunks(n: int, *tensors: torch.Tensor | None):
@@ -368,5 +388,13 @@ def train(recipe: ResolvedRecipe, data: ImageData, run_dir: Path, device: torch.
         print(f"note: {run_dir} has no checkpoint yet; starting it from step 0", file=sys.stderr)
     if resume and trainer.ctx.is_main:
         trim_metrics(run_dir, trainer.step)  # drop records past the checkpoint (a crash's)
-    trainer.fit(steps or recipe.train.steps, show_progress=show_progress)
+    if recipe.train.tensorboard and trainer.ctx.is_main:
+        from ganzoo.train.board import Board
+
+        trainer.board = Board(run_dir, trainer.step, recipe.to_dict())
+    try:
+        trainer.fit(steps or recipe.train.steps, show_progress=show_progress)
+    finally:
+        if trainer.board is not None:
+            trainer.board.close()
     return trainer
