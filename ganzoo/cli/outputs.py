@@ -381,3 +381,28 @@ def generate(
            class_index=class_, truncation=truncation, about=about, nrow=nrow,
            keys=interpolate, frames=frames, fps=fps,
            done=f"{meta.arch} step {meta.step}, {gen.provider}")
+
+
+# -- report ----------------------------------------------------------------------------------
+
+
+@app.command()
+def report(
+    runs: Annotated[list[Path], typer.Argument(
+        help="One or more run folders made by 'ganzoo train' (several: their curves overlay).",
+        metavar="RUN...")],
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="The HTML page to write, its figures beside it (default: "
+        "RUN/report.html for one run, ./report.html for several).")] = None,
+) -> None:
+    """An HTML page of runs with plots: losses, scores, throughput, grids over time, config
+    and checkpoints. Opens in a browser with no server."""
+    from ganzoo.report import write_report
+
+    for run in runs:
+        if not (run / "config.json").is_file():
+            raise GanzooError(f"{run} is not a ganzoo run (no config.json); pass folders "
+                              "'ganzoo train' created")
+    output = output or (runs[0] / "report.html" if len(runs) == 1 else Path("report.html"))
+    page, figures = write_report(runs, output)
+    typer.echo(f"wrote {page} ({len(figures)} figures beside it; open it in a browser)")
