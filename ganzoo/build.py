@@ -34,6 +34,13 @@ def _build(side: str, arch: str, config: Any, table: NameTable) -> nn.Module:
     if isinstance(config, dict):
         config = build_dataclass(cls.config_class, config, f"{component.full_name} {side}")
     check_sizes(side, config, component.full_name)
+    supported = getattr(cls, "resolutions", None)
+    resolution = getattr(config, "resolution", None)
+    if supported and resolution is not None and resolution not in tuple(supported):
+        raise GanzooError(
+            f"the {side} of architecture '{component.full_name}' supports resolutions "
+            f"{', '.join(map(str, supported))} (its 'resolutions'), got {resolution}; set "
+            "train.resolution to one of them (--set train.resolution=N)")
     try:
         return cls(config)
     except GanzooError:

@@ -33,9 +33,13 @@ SAMPLE_PRECISIONS = ("auto", "fp32", "bf16")
 class GeneratorConfig:
     """Fields every generator config has; architectures subclass it with their own."""
 
+    #: Latent size: G takes z of shape [N, nz].
     nz: int = 100
+    #: Output image size (set from train.resolution).
     resolution: int = 32
+    #: Output channels (set from the data: 1 grey, 3 colour).
     channels: int = 1
+    #: Classes of a conditional G (set from the data with train.conditional); 0: none.
     num_classes: int = 0
 
 
@@ -43,8 +47,11 @@ class GeneratorConfig:
 class DiscriminatorConfig:
     """Fields every discriminator config has; architectures subclass it with their own."""
 
+    #: Input image size (set from train.resolution).
     resolution: int = 32
+    #: Input channels (set from the data).
     channels: int = 1
+    #: Classes of a conditional D (set from the data with train.conditional); 0: none.
     num_classes: int = 0
 
 
@@ -56,34 +63,60 @@ DERIVED_FIELDS = ("resolution", "channels", "num_classes")
 class TrainConfig:
     """Training defaults; a recipe's ``train:`` section and ``--set train.KEY=V`` override them."""
 
+    #: Image size in pixels, square, a power of two (the data is resized to it).
     resolution: int = 32
+    #: Images per step per process (D sees this many real images per D step).
     batch: int = 64
+    #: Train until this step.
     steps: int = 5000
+    #: Adam learning rate of G (and of D unless lr_d is set).
     lr: float = 2e-4
+    #: D's own learning rate (two time-scale update rule); unset: lr.
     lr_d: float | None = None
+    #: Adam betas of both optimizers.
     betas: tuple[float, float] = (0.5, 0.999)
+    #: D steps per G step.
     n_critic: int = 1
-    ema_kimg: float = 10.0  # EMA half-life in thousands of images (StyleGAN2's ema_kimg)
-    ema_rampup: float | None = 0.05  # half-life at most this x the images seen; None: off
-    ema_decay: float | None = None  # a fixed per-step decay instead of ema_kimg (warmed up)
+    #: EMA half-life in thousands of images (StyleGAN2's ema_kimg); 0: no averaging.
+    ema_kimg: float = 10.0
+    #: The EMA half-life is at most this times the images seen so far (ramp-up); None: off.
+    ema_rampup: float | None = 0.05
+    #: A fixed per-step EMA decay instead of ema_kimg (warmed up over the first steps).
+    ema_decay: float | None = None
+    #: Dataset name, image folder, .npz or IDX file (--data overrides it).
     dataset: str = "fashion-mnist"
+    #: Class-conditional training: labels from the data go to G and D.
     conditional: bool = False
+    #: Seed of weights, data order, latents and sample grids.
     seed: int = 0
+    #: auto (bf16 where the CPU/GPU has it), fp32, bf16 or fp16 (GPU, with loss scaling).
     precision: str = "auto"
+    #: Split each batch into this many parts and accumulate their gradients (less memory).
     accumulate: int = 1
+    #: Steps between sample grids in RUN/samples.
     sample_every: int = 500
+    #: Steps between checkpoints.
     checkpoint_every: int = 500
+    #: Step checkpoints kept (older ones are deleted; best.safetensors is never).
     keep_checkpoints: int = 3
+    #: Steps between lines of metrics.jsonl (losses, learning rates, img/s).
     log_every: int = 10
-    eval_every: int = 0  # 0: no evaluation during training
+    #: Steps between in-run evaluations (fd/kd/pr, keeping checkpoints/best.safetensors); 0: off.
+    eval_every: int = 0
+    #: Generated images per in-run evaluation.
     eval_n: int = 2000
+    #: Feature extractor of in-run evaluations.
     eval_extractor: str = "fmnist"
-    augment: str = ""  # DiffAugment operations for D's inputs, e.g. "translation,cutout"
-    tensorboard: bool = False  # also write TensorBoard event files into RUN/tensorboard
-    # "cosine": lr and every regularizer weight follow a half cosine from their value down to
-    # lr_final / reg_final times it at train.steps (R3GAN's schedule); "constant": they stay.
+    #: DiffAugment operations on everything D sees, e.g. "translation,cutout"; empty: off.
+    augment: str = ""
+    #: Also write TensorBoard event files into RUN/tensorboard (the tensorboard extra).
+    tensorboard: bool = False
+    #: "cosine": lr and every regularizer weight follow a half cosine from their value down
+    #: to lr_final / reg_final times it at train.steps (R3GAN's schedule); "constant": stay.
     schedule: str = "constant"
+    #: With schedule cosine: the final lr as a fraction of lr.
     lr_final: float = 0.25
+    #: With schedule cosine: the final regularizer weights as a fraction of theirs.
     reg_final: float = 0.1
 
     def validate(self, where: str) -> None:

@@ -177,3 +177,25 @@ def test_conditional_sn_resnet_on_a_folder_with_class_subfolders(tmp_path):
     assert config["data"]["class_names"] == ["circles", "squares"]
     assert config["data"]["num_classes"] == 2 and config["data"]["channels"] == 3
     assert Image.open(run / "samples" / "step-0000002.png").size == (8 * 18 + 2, 8 * 18 + 2)
+
+
+def test_a_declared_resolutions_tuple_is_enforced():
+    """A plugin model that declares ``resolutions`` is never built at another one."""
+    from tests.helpers.toy_arch import MLPDiscriminator, MLPGenerator, ToyPlugin
+
+    plugin = ToyPlugin()
+    host.register_plugin(plugin, "toy")
+    try:
+        for cls in (MLPGenerator, MLPDiscriminator):
+            cls.resolutions = (16, 32)
+        assert create_generator("mlp", {"resolution": 32}, table=get_table()) is not None
+        with pytest.raises(GanzooError, match=r"the generator of architecture 'toy:mlp' "
+                           r"supports resolutions 16, 32 \(its 'resolutions'\), got 64; set "
+                           r"train.resolution"):
+            create_generator("mlp", {"resolution": 64}, table=get_table())
+        with pytest.raises(GanzooError, match="discriminator of architecture 'toy:mlp'"):
+            create_discriminator("mlp", {"resolution": 8}, table=get_table())
+    finally:
+        for cls in (MLPGenerator, MLPDiscriminator):
+            del cls.resolutions
+        host.unregister_plugin(plugin, "toy")

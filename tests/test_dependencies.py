@@ -20,8 +20,9 @@ from tests.conftest import ROOT
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
 # Imported only under pytest.importorskip (tests) or by the ganzoo-timm plugin, never needed;
-# huggingface_hub only when an hf:// source is used, behind the `hub` extra (ganzoo[hub]).
-OPTIONAL = {"timm", "torchvision", "huggingface_hub"}
+# huggingface_hub only when an hf:// source is used, behind the `hub` extra (ganzoo[hub]);
+# matplotlib only by `ganzoo report`, behind the `report` extra (ganzoo[report]).
+OPTIONAL = {"timm", "torchvision", "huggingface_hub", "matplotlib"}
 # Packages the tests install themselves (fixtures, scaffolds, the timm plugin).
 LOCAL = re.compile(r"^(ganzoo|tests|ganzoo_\w+|docs)$")
 

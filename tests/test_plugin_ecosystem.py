@@ -15,6 +15,7 @@ comes from this checkout. The packages are installed once per module: pip is the
 from __future__ import annotations
 
 import ast
+import dataclasses
 import importlib.util
 import inspect
 import json
@@ -432,8 +433,13 @@ def test_plugins_new_refuses_to_overwrite(tmp_path):
     with pytest.raises(GanzooError, match=r"ganzoo-acme already exists.*nothing was overwritten"):
         new_plugin("Acme", tmp_path)
     assert (package / "mine.txt").read_text() == "keep me"
-    with pytest.raises(GanzooError, match=r"no such folder"):
-        new_plugin("acme", tmp_path / "missing")
+    # --dir is the parent folder, created when missing
+    assert new_plugin("acme", tmp_path / "new" / "parent") == (
+        tmp_path / "new" / "parent" / "ganzoo-acme")
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(GanzooError, match=r"--dir .*a-file is a file; --dir names the folder "
+                       r"that gets ganzoo-acme/"):
+        new_plugin("acme", tmp_path / "a-file")
 
 
 def test_plugin_names_are_normalised():
@@ -474,6 +480,22 @@ def test_hooks_reference_is_up_to_date():
     spec.loader.exec_module(gen)
     assert (DOCS / "hooks.md").read_text(encoding="utf-8") == gen.render(), (
         "docs/hooks.md differs from ganzoo/hookspecs.py: run python docs/gen_hooks.py")
+
+
+def test_config_reference_is_up_to_date():
+    """docs/config.md lists every train key and every inherited model field, with type,
+    default and the description from its #: comment in ganzoo/config.py."""
+    spec = importlib.util.spec_from_file_location("gen_config", DOCS / "gen_config.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    text = (DOCS / "config.md").read_text(encoding="utf-8")
+    assert text == gen.render(), (
+        "docs/config.md differs from ganzoo/config.py: run python docs/gen_config.py")
+    from ganzoo.config import TrainConfig
+
+    for f in dataclasses.fields(TrainConfig):
+        assert f"| `train.{f.name}` |" in text
+    assert "| `generator.nz` | int | `100` |" in text
 
 
 def _test_function_names() -> set[str]:

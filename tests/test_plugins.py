@@ -316,3 +316,28 @@ def test_a_replacement_is_checked_once_every_plugin_has_loaded(tmp_path):
     off = run_cli("plugins", "list", "--json", env={**env, "GANZOO_DISABLE_PLUGINS": "zeta"})
     assert {s["name"]: s["status"] for s in json.loads(off.stdout)}["alpha"] == "loaded"
     assert "failed" not in off.stderr
+
+
+def test_zoo_list_marks_a_clashing_short_name_with_the_full_names():
+    from typer.testing import CliRunner
+
+    from ganzoo.cli import app
+
+    def register_architectures(register):
+        register("dcgan", generator=DCGANGenerator, discriminator=DCGANDiscriminator)
+
+    plugin = make_plugin(register_architectures=register_architectures)
+    host.register_plugin(plugin, "acme", distribution="ganzoo-acme")
+    try:
+        runner = CliRunner()
+        shown = runner.invoke(app, ["zoo", "list", "dcgan", "--kind", "architectures"],
+                              env={"COLUMNS": "120"})
+        assert shown.exit_code == 0, shown.output
+        assert "acme:dcgan *" in shown.output and "ganzoo:dcgan *" in shown.output
+        assert "two plugins register this name: use the full name" in shown.output
+        listed = json.loads(runner.invoke(app, ["zoo", "list", "*", "--kind", "architectures",
+                                                "--json"]).output)
+        clash = {r["full_name"]: r["clash"] for r in listed}
+        assert clash["acme:dcgan"] and clash["ganzoo:dcgan"] and not clash["ganzoo:sngan"]
+    finally:
+        host.unregister_plugin(plugin, "acme")

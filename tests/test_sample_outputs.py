@@ -185,3 +185,13 @@ def test_walk_gif_from_torch_and_onnxruntime(models, tmp_path):
     assert frames.shape == (15, 4, 3, 16, 16)
     np.testing.assert_allclose(frames[0], gen.generate(4, seed=2), atol=1e-5)
     assert np.abs(frames[1] - frames[0]).max() > 0
+
+
+def test_help_pages_read_well():
+    """Flags take no value, so no ``<bool>`` beside them; arguments carry their names."""
+    for command in ([], ["train"], ["sample"], ["generate"], ["report"], ["export"]):
+        text = run_cli(*command, "--help", env={"COLUMNS": "100"}).stdout
+        assert "<bool>" not in text, command
+    sample = run_cli("sample", "--help", env={"COLUMNS": "100"}).stdout
+    assert "RUN" in sample and "--truncation" in sample and "PSI" in sample
+    assert "--interpolate" in sample and " K " in sample

@@ -17,6 +17,24 @@ import typer
 
 from ganzoo.errors import GanzooError
 
+
+def _flags_take_no_value() -> None:
+    """typer labels every flag ``<bool>`` in ``--help``, as if it took a value; it takes none,
+    so its type column stays empty (options with a value keep ``<int>``, ``<path>``, ...)."""
+    option = getattr(getattr(typer, "core", None), "TyperOption", None)
+    shown = getattr(option, "display_type_rich", None)
+    if shown is None or getattr(shown, "_ganzoo", False):
+        return
+
+    def display_type_rich(self, ctx):
+        return None if self.is_flag and self.metavar is None else shown(self, ctx)
+
+    display_type_rich._ganzoo = True
+    option.display_type_rich = display_type_rich
+
+
+_flags_take_no_value()
+
 app = typer.Typer(
     help="ganzoo: train, sample and export GANs from a plugin-based model zoo.",
     no_args_is_help=True,

@@ -24,6 +24,7 @@ INTERPOLATE_HELP = ("Write a looped GIF in which each of the -n cells walks (sle
 @app.command()
 def sample(
     run: Annotated[str, typer.Argument(
+        metavar="RUN",
         help="A run folder made by 'ganzoo train', a generator.safetensors, a hub folder "
         "('ganzoo export --hub'), hf://OWNER/REPO, or a pretrained tag such as dcgan.fmnist "
         "('ganzoo zoo list --pretrained').")],
@@ -48,8 +49,7 @@ def sample(
         "with the ONNX export) or bf16.")] = "auto",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
 ) -> None:
-    """Sample images from a run's EMA generator (or pretrained weights): a grid, a folder of
-    PNGs, an .npz, or a latent walk GIF."""
+    """Sample a run's EMA generator (or pretrained weights): grid, PNG folder, .npz or walk GIF."""
     import torch
 
     from ganzoo.config import SAMPLE_PRECISIONS
@@ -143,6 +143,7 @@ def _write(kind: str, output: Path, draw, *, n: int, nz: int, num_classes: int, 
 @app.command("eval")
 def eval_(
     run: Annotated[str, typer.Argument(
+        metavar="RUN",
         help="A run folder made by 'ganzoo train', a generator.safetensors (with --data), a "
         "hub folder or a pretrained tag (its dataset is the default reference).")],
     metrics: Annotated[str, typer.Option(
@@ -214,6 +215,7 @@ def eval_(
 @app.command()
 def export(
     run: Annotated[str, typer.Argument(
+        metavar="RUN",
         help="A run folder made by 'ganzoo train', a generator.safetensors, a hub folder or a "
         "pretrained tag such as dcgan.fmnist.")],
     out: Annotated[Path | None, typer.Option(
@@ -345,7 +347,8 @@ def _fd_fmnist(reference, images):
 
 @app.command()
 def generate(
-    model: Annotated[Path, typer.Argument(help="A generator.onnx made by 'ganzoo export'.")],
+    model: Annotated[Path, typer.Argument(metavar="MODEL.onnx",
+                                          help="A generator.onnx made by 'ganzoo export'.")],
     n: Annotated[int, typer.Option("-n", help="Number of images (walks with "
                                    "--interpolate).")] = 64,
     output: Annotated[Path, typer.Option("--output", "-o", help=OUTPUT_HELP)] = Path(
@@ -365,8 +368,7 @@ def generate(
     threads: Annotated[int | None, typer.Option(help="CPU threads (default: all "
                                                 "usable cores).")] = None,
 ) -> None:
-    """Generate images with onnxruntime only (no torch), via ganzoo.runtime: the outputs of
-    'ganzoo sample', the same images for a seed."""
+    """Generate images with onnxruntime only (no torch): the outputs and images of 'sample'."""
     from ganzoo.runtime import Generator
 
     kind = _check_output(output, n, nrow, truncation, interpolate, frames)
@@ -382,27 +384,3 @@ def generate(
            keys=interpolate, frames=frames, fps=fps,
            done=f"{meta.arch} step {meta.step}, {gen.provider}")
 
-
-# -- report ----------------------------------------------------------------------------------
-
-
-@app.command()
-def report(
-    runs: Annotated[list[Path], typer.Argument(
-        help="One or more run folders made by 'ganzoo train' (several: their curves overlay).",
-        metavar="RUN...")],
-    output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="The HTML page to write, its figures beside it (default: "
-        "RUN/report.html for one run, ./report.html for several).")] = None,
-) -> None:
-    """An HTML page of runs with plots: losses, scores, throughput, grids over time, config
-    and checkpoints. Opens in a browser with no server."""
-    from ganzoo.report import write_report
-
-    for run in runs:
-        if not (run / "config.json").is_file():
-            raise GanzooError(f"{run} is not a ganzoo run (no config.json); pass folders "
-                              "'ganzoo train' created")
-    output = output or (runs[0] / "report.html" if len(runs) == 1 else Path("report.html"))
-    page, figures = write_report(runs, output)
-    typer.echo(f"wrote {page} ({len(figures)} figures beside it; open it in a browser)")

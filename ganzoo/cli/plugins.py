@@ -66,10 +66,12 @@ def _print_plugins(statuses: list) -> None:
 
 @plugins_app.command("new")
 def plugins_new(
-    name: Annotated[str, typer.Argument(help="Plugin name, e.g. 'acme': writes ganzoo-acme/ "
-                                        "with the module ganzoo_acme.")],
-    directory: Annotated[Path, typer.Option("--dir", help="Where to create the package "
-                                            "folder.")] = Path("."),
+    name: Annotated[str, typer.Argument(
+        metavar="NAME", help="Plugin name, e.g. 'acme': writes ganzoo-acme/ with the module "
+        "ganzoo_acme.")],
+    directory: Annotated[Path, typer.Option("--dir", help="The parent folder: the package "
+                                            "goes into DIR/ganzoo-NAME/ (DIR is created if "
+                                            "missing).")] = Path("."),
 ) -> None:
     """Start a plugin: a package with an example architecture, recipe and test, ready to install."""
     from ganzoo.scaffold import new_plugin

@@ -26,7 +26,8 @@ KIND_ALIASES = {
 
 @zoo_app.command("list")
 def zoo_list(
-    pattern: Annotated[str, typer.Argument(help="Wildcard filter, e.g. '*gan*'.")] = "*",
+    pattern: Annotated[str, typer.Argument(metavar="PATTERN",
+                                           help="Wildcard filter, e.g. '*gan*'.")] = "*",
     kind: Annotated[str, typer.Option(help="recipes, architectures, losses, regularizers, "
                                       "datasets, extractors, pretrained or all.")] = "recipes",
     losses: Annotated[bool, typer.Option("--losses", help="Losses and regularizers.")] = False,
@@ -74,10 +75,22 @@ def zoo_list(
                            license=w.license, file=w.file, size=w.size, sha256=w.sha256,
                            sources=list(w.sources))
             rows.append(row)
+    for row in rows:  # a short name two plugins register resolves to neither: say so
+        row["clash"] = _ambiguous(table, row["kind"], row["name"])
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
     _print_table(rows, kinds)
+
+
+def _ambiguous(table, kind: str, name: str) -> bool:
+    from ganzoo.errors import AmbiguousNameError
+
+    try:
+        table.resolve(kind, name)
+    except AmbiguousNameError:
+        return True
+    return False
 
 
 def _short_paper(url: str) -> str:
@@ -109,8 +122,10 @@ def _print_table(rows: list[dict], kinds: list[str]) -> None:
             table.add_column("steps", justify="right", no_wrap=True)
             table.add_column("MB", justify="right", no_wrap=True)
         table.add_column("description", ratio=1, min_width=16)
+        clashes = False
         for row in (r for r in rows if r["kind"] == k):
-            cells = [row["name"]]
+            cells = [f"{row['full_name']} [red]*[/red]" if row["clash"] else row["name"]]
+            clashes |= row["clash"]
             if k == "recipe":
                 g, d = (str(row[c]).split(":")[-1] for c in ("generator", "discriminator"))
                 cells += [str(row["resolution"]), g if g == d else f"{g} / {d}",
@@ -125,6 +140,10 @@ def _print_table(rows: list[dict], kinds: list[str]) -> None:
                                 + ([_short_paper(row["paper"])] if row["paper"] else []))
             cells += [f"{row['description']}{extra}\n[dim]{escape(source)}[/dim]"]
             table.add_row(*cells)
+        if clashes:
+            table.caption = ("[red]*[/red] two plugins register this name: use the full name "
+                             "(plugin:name)")
+            table.caption_justify = "left"
         console.print(table)
 
 

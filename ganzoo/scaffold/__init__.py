@@ -68,13 +68,20 @@ def render(template: str, values: dict[str, str]) -> str:
 
 
 def new_plugin(raw_name: str, directory: Path | str = ".") -> Path:
-    """Create ``DIRECTORY/ganzoo-NAME/`` and return it; an existing folder is never touched."""
+    """Create ``DIRECTORY/ganzoo-NAME/`` (``DIRECTORY``, the parent, too if it is missing)
+    and return it; an existing package folder is never touched."""
     from ganzoo.version import __version__
 
     values = {**plugin_names(raw_name), "ganzoo_version": __version__, "api": str(PLUGIN_API)}
     parent = Path(directory).expanduser()
-    if not parent.is_dir():
-        raise GanzooError(f"--dir {directory}: no such folder; create it first")
+    if parent.exists() and not parent.is_dir():
+        raise GanzooError(f"--dir {directory} is a file; --dir names the folder that gets "
+                          f"{values['dist']}/")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GanzooError(f"--dir {directory}: cannot create it ({exc.strerror}); choose "
+                          "another folder") from exc
     target = parent / values["dist"]
     if target.resolve().parent != parent.resolve():
         raise GanzooError(f"refusing to write {target}: it is outside {parent}")
