@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -66,7 +67,9 @@ def test_report_renders_in_headless_chromium(runs, tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert shot.is_file(), proc.stderr
     if os.environ.get("GANZOO_TEST_ARTEFACTS"):
-        shutil.copy(shot, os.environ["GANZOO_TEST_ARTEFACTS"])
+        keep = Path(os.environ["GANZOO_TEST_ARTEFACTS"])
+        keep.mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, keep / "report.png")
     pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
     assert (pixels.min(axis=2) < 200).mean() > 0.05  # far from a blank page
     for colour in (BLUE, ORANGE):  # both runs' curves were drawn on screen
