@@ -15,10 +15,22 @@ OUTPUT_HELP = ("Where the images go: a .png grid, a folder (one PNG per image, t
                "torch-fidelity and clean-fid read; a rerun finishes an interrupted one), an "
                ".npz (uint8 NHWC 'images', and 'labels' for a conditional generator), or a "
                ".gif with --interpolate.")
-TRUNCATION_HELP = ("Truncation psi: redraw latent elements beyond +-psi (more typical, less "
-                   "varied images; 1 is typical). Recorded with the images.")
-INTERPOLATE_HELP = ("Write a looped GIF in which each of the -n cells walks (slerp) through "
-                    "K seeded latents; frame 0 is the grid -o x.png would hold.")
+# Options 'sample' (torch) and 'generate' (onnxruntime) share, as they share their outputs.
+Count = Annotated[int, typer.Option("-n", help="Number of images (walks with --interpolate).")]
+Output = Annotated[Path, typer.Option("--output", "-o", help=OUTPUT_HELP)]
+ClassIndex = Annotated[int | None, typer.Option(
+    "--class", help="Class index for conditional generators.")]
+Truncation = Annotated[float | None, typer.Option(
+    metavar="PSI", help="Truncation psi: redraw latent elements beyond +-psi (more typical, "
+    "less varied images; 1 is typical). Recorded with the images.")]
+Interpolate = Annotated[int | None, typer.Option(
+    metavar="K", help="Write a looped GIF in which each of the -n cells walks (slerp) through "
+    "K seeded latents; frame 0 is the grid -o x.png would hold.")]
+Frames = Annotated[int, typer.Option(help="With --interpolate: frames from one latent to the "
+                                     "next.")]
+Fps = Annotated[float, typer.Option(help="With --interpolate: frames per second.")]
+Nrow = Annotated[int | None, typer.Option(help="Images per grid row.")]
+Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
 
 
 @app.command()
@@ -28,26 +40,20 @@ def sample(
         help="A run folder made by 'ganzoo train', a generator.safetensors, a hub folder "
         "('ganzoo export --hub'), hf://OWNER/REPO, or a pretrained tag such as dcgan.fmnist "
         "('ganzoo zoo list --pretrained').")],
-    n: Annotated[int, typer.Option("-n", help="Number of images (walks with "
-                                   "--interpolate).")] = 64,
-    output: Annotated[Path, typer.Option("--output", "-o", help=OUTPUT_HELP)] = Path(
-        "samples.png"),
+    n: Count = 64,
+    output: Output = Path("samples.png"),
     seed: Annotated[int, typer.Option(help="Latent seed (the same images as 'ganzoo generate' "
                                       "gives an export of this run).")] = 0,
-    class_: Annotated[int | None, typer.Option(
-        "--class", help="Class index for conditional generators.")] = None,
-    truncation: Annotated[float | None, typer.Option(metavar="PSI",
-                                                     help=TRUNCATION_HELP)] = None,
-    interpolate: Annotated[int | None, typer.Option(metavar="K",
-                                                    help=INTERPOLATE_HELP)] = None,
-    frames: Annotated[int, typer.Option(help="With --interpolate: frames from one latent to "
-                                        "the next.")] = 16,
-    fps: Annotated[float, typer.Option(help="With --interpolate: frames per second.")] = 16.0,
-    nrow: Annotated[int | None, typer.Option(help="Images per grid row.")] = None,
+    class_: ClassIndex = None,
+    truncation: Truncation = None,
+    interpolate: Interpolate = None,
+    frames: Frames = 16,
+    fps: Fps = 16.0,
+    nrow: Nrow = None,
     precision: Annotated[str, typer.Option(
         help="auto (bf16 + channels_last where the CPU/GPU has bf16), fp32 (bit-comparable "
         "with the ONNX export) or bf16.")] = "auto",
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    device: Device = "auto",
 ) -> None:
     """Sample a run's EMA generator (or pretrained weights): grid, PNG folder, .npz or walk GIF."""
     import torch
@@ -349,22 +355,16 @@ def _fd_fmnist(reference, images):
 def generate(
     model: Annotated[Path, typer.Argument(metavar="MODEL.onnx",
                                           help="A generator.onnx made by 'ganzoo export'.")],
-    n: Annotated[int, typer.Option("-n", help="Number of images (walks with "
-                                   "--interpolate).")] = 64,
-    output: Annotated[Path, typer.Option("--output", "-o", help=OUTPUT_HELP)] = Path(
-        "generated.png"),
+    n: Count = 64,
+    output: Output = Path("generated.png"),
     seed: Annotated[int, typer.Option(help="Latent seed (as for 'ganzoo sample').")] = 0,
-    class_: Annotated[int | None, typer.Option(
-        "--class", help="Class index for conditional generators.")] = None,
-    truncation: Annotated[float | None, typer.Option(metavar="PSI",
-                                                     help=TRUNCATION_HELP)] = None,
-    interpolate: Annotated[int | None, typer.Option(metavar="K",
-                                                    help=INTERPOLATE_HELP)] = None,
-    frames: Annotated[int, typer.Option(help="With --interpolate: frames from one latent to "
-                                        "the next.")] = 16,
-    fps: Annotated[float, typer.Option(help="With --interpolate: frames per second.")] = 16.0,
-    nrow: Annotated[int | None, typer.Option(help="Images per grid row.")] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    class_: ClassIndex = None,
+    truncation: Truncation = None,
+    interpolate: Interpolate = None,
+    frames: Frames = 16,
+    fps: Fps = 16.0,
+    nrow: Nrow = None,
+    device: Device = "auto",
     threads: Annotated[int | None, typer.Option(help="CPU threads (default: all "
                                                 "usable cores).")] = None,
 ) -> None:
