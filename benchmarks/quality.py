@@ -16,6 +16,7 @@ reached). ``--seeds 0,1,2`` repeats every row and prints the mean and spread.
 
     python benchmarks/quality.py --steps 2000 --n 10000 --recipes dcgan,r3gan
     python benchmarks/quality.py --seconds 600 --n 10000 --recipes dcgan,r3gan --seeds 0,1,2
+    python benchmarks/quality.py --seconds 600 --steps 4500 --recipes r3gan   # cosine over 4,500
     python benchmarks/quality.py --steps 20 --n 500 --recipes dcgan          # smoke run
 """
 
@@ -57,9 +58,12 @@ def run(command: list[str], seconds: float = 0) -> float:
 def train(name: str, out: Path, args: argparse.Namespace, seed: int) -> float:
     if name == BASELINE:  # stops itself at --seconds, so the samples are of that moment
         command = [sys.executable, str(HERE / "plain_dcgan.py"), "--out", str(out), "--seed",
-                   str(seed), "--n", str(args.n), "--steps", str(args.steps)]
+                   str(seed), "--n", str(args.n), "--steps", str(args.steps or 2000)]
         return run(command + (["--seconds", str(args.seconds)] if args.seconds else []))
-    steps = 10**7 if args.seconds else args.steps
+    # Under a wall budget --steps is only a ceiling; given, it is also the horizon of the
+    # recipe's step-based schedules (cosine lr and regularizer weight), so they can run their
+    # course within the budget.
+    steps = args.steps or (10**7 if args.seconds else 2000)
     command = [sys.executable, "-m", "ganzoo", "train", "--arch", name, "--steps", str(steps),
                "--seed", str(seed), "--out", str(out), "--device", args.device, "--quiet"]
     return run(command, args.seconds)
@@ -94,7 +98,9 @@ def coverage(fakes: torch.Tensor, num_classes: int, extractor) -> dict[str, floa
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=2000, help="training steps per run")
+    ap.add_argument("--steps", type=int, default=0,
+                    help="training steps per run (default 2000; with --seconds, the ceiling "
+                    "and schedule horizon, default none)")
     ap.add_argument("--seconds", type=float, default=0,
                     help="train each run for this long instead (steps are then a ceiling)")
     ap.add_argument("--n", type=int, default=10000, help="samples scored per run")
@@ -149,7 +155,7 @@ def main() -> None:
             else f"{m:.2f}{spread}"
 
     base = statistics.fmean(r["fd"] for r in rows[BASELINE])
-    budget = f"{args.seconds:g} s" if args.seconds else f"{args.steps} steps"
+    budget = f"{args.seconds:g} s" if args.seconds else f"{args.steps or 2000} steps"
     print(f"Budget {budget} per run, seeds {args.seeds}, {args.n} samples each.\n")
     print(f"| recipe | {names['fd']} | × baseline | {names['kd']} | precision | recall | "
           "classes | KL to uniform | class acc | steps | train wall (s) |")
