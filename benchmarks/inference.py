@@ -8,10 +8,13 @@ size and the same thread count for every engine. Rounds alternate between engine
 noise hits all alike; the table shows the median images/s and the ratio to torch eager
 (targets, issue 18: int8 >= 2x onnxruntime fp32 and >= ganzoo's bf16 sampling; sub-pixel fp32
 no slower than the ConvTranspose export). ``--calibration`` sets the int8 export's latents.
-The second table varies ONNX Runtime's settings (graph
-optimization level, execution mode, thread spinning) to show what each is worth; the load
-average is printed because other work on the machine changes the picture (spinning threads
-suffer most from it).
+The fp32 and int8 rows "from the cached graph" run the optimised graph ``ganzoo.runtime``
+saves with ``cache=True`` (``GANZOO_ORT_CACHE=1``). The load table times each onnxruntime
+engine's ``Generator`` load without that cache, writing it and from it, and the first
+one-image run after a load (``--load-rounds``, median). The last table varies ONNX Runtime's
+settings (graph optimization level, execution mode, thread spinning) to show what each is
+worth; the load average is printed because other work on the machine changes the picture
+(spinning threads suffer most from it).
 
     python benchmarks/inference.py --batch 64 --rounds 7 --threads 2
 """
@@ -39,6 +42,7 @@ from ganzoo.host import get_table
 from ganzoo.latents import sample_latents
 from ganzoo.runtime import Generator, default_threads
 from ganzoo.store.generator_file import generator_bytes
+from ganzoo.store.optimized_graph import cache_path
 
 
 def dcgan64(nz: int, ngf: int, channels: int) -> tuple[torch.nn.Module, object]:
@@ -90,6 +94,61 @@ def table(title: str, seconds: dict[str, float], batch: int, base: float) -> Non
         print(f"| {name} | {batch / s:.1f} | {base / s:.2f} |")
 
 
+LOAD_COLUMNS = ("load, no cache", "load, writing the cache", "load from the cache",
+                "of which hashing the model", "first image after a plain load",
+                "first image after a cached load")
+
+
+def _ms(fn: Callable[[], object]) -> tuple[object, float]:
+    start = time.perf_counter()
+    value = fn()
+    return value, (time.perf_counter() - start) * 1000
+
+
+def load_times(models: dict[str, Path], threads: int, rounds: int) -> dict[str, dict[str, float]]:
+    """Median milliseconds of each engine's ``ganzoo.runtime.Generator`` load: without the
+    optimised-graph cache, writing it, and from it (the model file itself is in the page cache
+    each time), and of its first one-image run after each; one warm-up round first."""
+    times = {name: {column: [] for column in LOAD_COLUMNS} for name in models}
+
+    def load(path: Path, cache: bool) -> Generator:
+        return Generator(path, device="cpu", threads=threads, cache=cache)
+
+    for round_ in range(rounds + 1):
+        for name, path in models.items():
+            for old in path.parent.glob(f"{path.stem}.optimized-*.onnx"):
+                old.unlink()
+            plain, plain_ms = _ms(lambda p=path: load(p, False))
+            z = sample_latents(1, plain.metadata.nz, 0)
+            _, plain_first = _ms(lambda g=plain, z=z: g.run(z))
+            writer, write_ms = _ms(lambda p=path: load(p, True))
+            cached, cached_ms = _ms(lambda p=path: load(p, True))
+            assert (writer.cache_state, cached.cache_state) == ("written", "loaded"), (
+                writer.cache_state, cached.cache_state)
+            _, cached_first = _ms(lambda g=cached, z=z: g.run(z))
+            _, hash_ms = _ms(lambda p=path: cache_path(p, ort.__version__))
+            if round_:
+                for column, ms in zip(LOAD_COLUMNS, (plain_ms, write_ms, cached_ms, hash_ms,
+                                                     plain_first, cached_first)):
+                    times[name][column].append(ms)
+                times[name]["cache MB"] = [cached.cache_path.stat().st_size / 1e6]
+            del plain, writer, cached
+    return {name: {column: statistics.median(ms) for column, ms in row.items()}
+            for name, row in times.items()}
+
+
+def load_table(models: dict[str, Path], times: dict[str, dict[str, float]]) -> None:
+    print("\nModel load and first image (ms; ganzoo.runtime.Generator, "
+          "GANZOO_ORT_CACHE / cache=)\n")
+    print(f"| engine | model MB | cache MB | {' | '.join(LOAD_COLUMNS)} | cache saves |")
+    print("| --- | ---: | ---: |" + " ---: |" * (len(LOAD_COLUMNS) + 1))
+    for name, row in times.items():
+        saved = row["load, no cache"] - row["load from the cache"]
+        cells = " | ".join(f"{row[column]:.1f}" for column in LOAD_COLUMNS)
+        print(f"| {name} | {models[name].stat().st_size / 1e6:.1f} | {row['cache MB']:.1f} | "
+              f"{cells} | {saved:.1f} ({saved / row['load, no cache']:.0%}) |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=64)
@@ -102,6 +161,8 @@ def main() -> None:
                         help="latents the int8 export calibrates on")
     parser.add_argument("--no-settings", action="store_true",
                         help="skip the ONNX Runtime settings table")
+    parser.add_argument("--load-rounds", type=int, default=5,
+                        help="rounds of the model load and first image table (0 skips it)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -127,6 +188,16 @@ def main() -> None:
         ort16 = Generator(fp16.onnx_path, device="cpu", threads=args.threads,
                           batch_size=args.batch)
 
+        def from_cache(path: Path) -> Generator:
+            """A session on the cached optimised graph (the first load writes it)."""
+            Generator(path, device="cpu", threads=args.threads, cache=True)
+            gen = Generator(path, device="cpu", threads=args.threads, batch_size=args.batch,
+                            cache=True)
+            assert gen.cache_state == "loaded", gen.cache_state
+            return gen
+
+        ort32_cached, ort8_cached = from_cache(fp32.onnx_path), from_cache(q8.onnx_path)
+
         def eager():
             with torch.inference_mode():
                 return G(z)
@@ -151,6 +222,8 @@ def main() -> None:
             "onnxruntime fp16 (ganzoo.runtime)": lambda: ort16.run(z_np),
             "onnxruntime fp32 sub-pixel (--subpixel)": lambda: ort_sub.run(z_np),
             "onnxruntime int8 (--quantize int8)": lambda: ort8.run(z_np),
+            "onnxruntime fp32, from the cached graph": lambda: ort32_cached.run(z_np),
+            "onnxruntime int8, from the cached graph": lambda: ort8_cached.run(z_np),
         }, args.rounds)
         print(f"DCGAN-64 generator (nz {args.nz}, ngf {args.ngf}, {args.channels} channels), "
               f"batch {args.batch}, {args.threads} threads, median of {args.rounds} rounds; "
@@ -162,6 +235,11 @@ def main() -> None:
               f"{q8.quality['mean_abs_error']:.3g} ({args.calibration} calibration latents)")
         base = main_times["torch eager (fp32, NCHW)"]
         table("Engines", main_times, args.batch, base)
+        if args.load_rounds > 0:
+            models = {"onnxruntime fp32": fp32.onnx_path, "onnxruntime fp16": fp16.onnx_path,
+                      "onnxruntime fp32 sub-pixel": sub.onnx_path,
+                      "onnxruntime int8": q8.onnx_path}
+            load_table(models, load_times(models, args.threads, args.load_rounds))
 
         if not args.no_settings:
             path, t = fp32.onnx_path, args.threads

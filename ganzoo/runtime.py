@@ -6,6 +6,7 @@
     images = gen.generate(16, seed=0)          # numpy, as the model's metadata describes
     pictures = gen.images(16, seed=0)          # PIL images
     gen.run(z, labels)                         # your own latents: z [N, nz] float32
+    Generator("generator.onnx", cache=True)    # keep onnxruntime's optimised graph beside it
 
 The model's ganzoo metadata (:mod:`ganzoo.store.onnx_metadata`) says the latent size, image shape,
 output layout and classes; latents come from :mod:`ganzoo.latents`, so a seed gives the same
@@ -24,8 +25,10 @@ from typing import Any
 import numpy as np
 
 from ganzoo.errors import GanzooError
+from ganzoo.fileio import open_temp
 from ganzoo.latents import class_labels, sample_latents, walk_latents
 from ganzoo.store.onnx_metadata import GeneratorMetadata
+from ganzoo.store.optimized_graph import cache_path, cache_setting, remove_stale_caches
 
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
@@ -99,11 +102,16 @@ class Generator:
         split, so memory stays bounded.
     :param io_binding: bind inputs and outputs to the device (default: on for CUDA), so the
         session writes straight into device buffers instead of staging copies.
+    :param cache: on CPU, keep onnxruntime's optimised graph in a file next to the model and
+        load that next time (default: ``$GANZOO_ORT_CACHE``, else off; measured no faster for
+        the zoo's generators). The file's name carries the model's digest, the onnxruntime
+        version and the CPU's features (:mod:`ganzoo.store.optimized_graph`); a damaged cache
+        is replaced, and a folder that cannot be written to means no cache, never an error.
     """
 
     def __init__(self, path: str | os.PathLike, *, device: str = "auto",
                  threads: int | None = None, batch_size: int = 64,
-                 io_binding: bool | None = None) -> None:
+                 io_binding: bool | None = None, cache: bool | None = None) -> None:
         self.path = Path(path)
         if not self.path.exists():
             raise GanzooError(f"{self.path} does not exist; export a generator with "
@@ -114,15 +122,37 @@ class Generator:
             raise GanzooError(f"batch_size must be at least 1, got {batch_size}")
         if threads is not None and threads < 1:
             raise GanzooError(f"threads must be at least 1, got {threads}")
+        use_cache = cache_setting(cache)
         ort = _import_onnxruntime()
         _warn_once(onnxruntime_conflict())
         providers, self.device_type, self.device_id = self._providers(ort, device)
 
+        self.threads = threads or default_threads()
+        self.cache_path: Path | None = None
+        #: "off", "loaded" (from the cached optimised graph), "written" (this load made it),
+        #: or "not written (why)"
+        self.cache_state = "off"
+        if use_cache and providers == [CPU]:
+            self._open_cached(ort, providers)
+        else:
+            self._open(ort, self.path, providers)
+        self.provider = self.session.get_providers()[0]
+        self.batch_size = batch_size
+        self.io_binding = (self.provider == CUDA) if io_binding is None else io_binding
+
+    def _open(self, ort: Any, source: Path, providers: list[Any], *, optimize: bool = True,
+              save_to: Path | None = None) -> None:
+        """Start the session on ``source`` (the model, or its cached optimised graph, which is
+        loaded as it is: ``optimize=False``) and check it is a ganzoo generator."""
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or default_threads()
+        options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_ALL if optimize
+                                            else ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
+        if save_to is not None:
+            options.optimized_model_filepath = str(save_to)
+            options.add_session_config_entry("session.save_model_format", "ONNX")
         # Idle worker threads sleep instead of spinning: a generator's convolutions are long,
         # so spinning saves nothing, and on a shared machine spinning threads steal the cores
         # the busy ones need (1.8x slower at batch 64 with other work running; see
@@ -131,26 +161,65 @@ class Generator:
         options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         options.log_severity_level = 3
         try:
-            self.session = ort.InferenceSession(str(self.path), options, providers=providers)
+            self.session = ort.InferenceSession(str(source), options, providers=providers)
         except Exception as exc:  # onnxruntime raises its own classes for unreadable models
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-            raise GanzooError(f"{self.path} is not a loadable ONNX model ({first}); pass a "
+            raise GanzooError(f"{source} is not a loadable ONNX model ({first}); pass a "
                               "generator.onnx written by 'ganzoo export'") from exc
         try:
             props = self.session.get_modelmeta().custom_metadata_map
         except UnicodeDecodeError as exc:  # onnxruntime hands back the bytes it was given
-            raise GanzooError(f"{self.path}: its metadata is not valid text ({exc.reason} at "
+            raise GanzooError(f"{source}: its metadata is not valid text ({exc.reason} at "
                               f"byte {exc.start}); the file is damaged: re-export it with "
                               "'ganzoo export RUN'") from exc
-        self.metadata = GeneratorMetadata.from_props(dict(props), str(self.path))
+        self.metadata = GeneratorMetadata.from_props(dict(props), str(source))
         names = [i.name for i in self.session.get_inputs()]
         expected = ["z", "labels"] if self.metadata.conditional else ["z"]
         if names != expected:
-            raise GanzooError(f"{self.path}: the graph's inputs are {names}, its metadata "
+            raise GanzooError(f"{source}: the graph's inputs are {names}, its metadata "
                               f"promises {expected}; re-export it with 'ganzoo export'")
-        self.provider = self.session.get_providers()[0]
-        self.batch_size = batch_size
-        self.io_binding = (self.provider == CUDA) if io_binding is None else io_binding
+
+    def _open_cached(self, ort: Any, providers: list[Any]) -> None:
+        """Load the cached optimised graph when it is there and loads; else load the model
+        and save its optimised graph (under a temporary name, renamed when the session
+        started). A damaged cache is replaced (one made by another CPU or onnxruntime has
+        another name and is left alone); a folder that cannot be written to means no cache."""
+        try:
+            cache = self.cache_path = cache_path(self.path, ort.__version__)
+        except OSError as exc:  # an unreadable model: its own error comes from onnxruntime
+            self.cache_state = f"not written ({exc.strerror or exc})"
+            self._open(ort, self.path, providers)
+            return
+        if cache.is_file():
+            try:
+                self._open(ort, cache, providers, optimize=False)
+                self.cache_state = "loaded"
+                return
+            except GanzooError:
+                pass  # damaged, or not what its name says: made again below
+        try:
+            tmp, fd = open_temp(cache)
+            os.close(fd)
+        except OSError as exc:
+            self.cache_state = f"not written ({exc.strerror or exc})"
+            self._open(ort, self.path, providers)
+            return
+        try:
+            try:
+                self._open(ort, self.path, providers, save_to=tmp)
+            except GanzooError:  # saving failed (a full disk), or the model is bad
+                self.cache_state = "not written (onnxruntime could not save it)"
+                self._open(ort, self.path, providers)  # the model's own error, if it has one
+                return
+            try:
+                os.replace(tmp, cache)
+            except OSError as exc:
+                self.cache_state = f"not written ({exc.strerror or exc})"
+                return
+            self.cache_state = "written"
+            remove_stale_caches(cache, self.path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     @staticmethod
     def _providers(ort: Any, device: str) -> tuple[list[Any], str, int]:

@@ -26,7 +26,7 @@ if command -v npm >/dev/null; then
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then
-    echo "test-deps: could not install ${missing[*]}; the 6 browser tests in tests/test_web_export.py will skip (run this script as root on Debian to install them)"
+    echo "test-deps: could not install ${missing[*]}; the 7 browser tests in tests/test_web_export.py will skip (run this script as root on Debian to install them)"
 else
     echo "test-deps: chromium, node and the npm packages are ready; every test runs"
 fi

@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 for _switch in ("GANZOO_DISABLE_PLUGIN_AUTOLOAD", "GANZOO_DISABLE_PLUGINS", "GANZOO_PLUGIN_ERRORS"):
     os.environ.pop(_switch, None)
 os.environ["GANZOO_PLUGINS"] = ""
+# The runtime's default (no optimised-graph files beside models) whatever the user set.
+os.environ.pop("GANZOO_ORT_CACHE", None)
 
 
 def site_plugins(site: Path) -> list[str]:

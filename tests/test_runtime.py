@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
 import warnings
@@ -19,7 +21,9 @@ from ganzoo.host import get_table
 from ganzoo.images import to_uint8
 from ganzoo.latents import sample_latents
 from ganzoo.loading import load_generator_file
-from tests.conftest import run_cli
+from ganzoo.store.optimized_graph import CACHE_DEFAULT, CACHE_ENV, cache_path, cache_setting
+from tests.conftest import ROOT, run_cli
+from tests.helpers.cli_batch import READ_ONLY_FAILED
 from tests.test_export import write_generator
 
 
@@ -209,6 +213,175 @@ def test_device_and_options_are_checked(exported):
     if "CUDAExecutionProvider" not in __import__("onnxruntime").get_available_providers():
         with pytest.raises(GanzooError, match="no CUDA provider"):
             runtime.Generator(exported["dcgan"], device="cuda:0")
+
+
+# -- the optimised-graph cache ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cache_models(exported, tmp_path_factory):
+    """The module's exports plus an int8 one (where onnxruntime's rewrite does the most)."""
+    root = tmp_path_factory.mktemp("cache-models")
+    write_generator(root / "int8" / "generator.safetensors", "dcgan")
+    int8 = export_generator(root / "int8" / "generator.safetensors", quantize="int8",
+                            calibration=16, quality_count=16, exporters=("torchscript",),
+                            table=get_table()).onnx_path
+    return {"dcgan": exported["dcgan"], "uint8": exported["uint8"], "cond": exported["cond"],
+            "int8": int8}
+
+
+def model_in(folder, source):
+    """A copy of ``source`` as ``folder/generator.onnx``, alone in its folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "generator.onnx"
+    shutil.copyfile(source, path)
+    return path
+
+
+def cached_images(path, cache):
+    gen = runtime.Generator(path, device="cpu", threads=1, cache=cache)
+    labels = np.arange(7) % gen.metadata.num_classes if gen.metadata.conditional else None
+    return gen, gen.run(sample_latents(7, gen.metadata.nz, 3), labels)
+
+
+@pytest.mark.parametrize("name", ["dcgan", "uint8", "cond", "int8"])
+def test_optimised_graph_is_cached_next_to_the_model_and_reused(cache_models, tmp_path, name):
+    import onnxruntime as ort
+
+    path = model_in(tmp_path / name, cache_models[name])
+    plain, want = cached_images(path, False)
+    assert plain.cache_state == "off" and plain.cache_path is None
+    assert sorted(p.name for p in path.parent.iterdir()) == ["generator.onnx"]
+
+    writer, written = cached_images(path, True)
+    cache = writer.cache_path
+    assert writer.cache_state == "written" and cache.parent == path.parent
+    assert cache.name.startswith(f"generator.optimized-ort{ort.__version__}-cpu-")
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted(["generator.onnx",
+                                                                     cache.name])
+    assert cache.read_bytes() != path.read_bytes()  # onnxruntime's rewrite, not a copy
+    before = cache.stat().st_mtime_ns
+
+    reader, read = cached_images(path, True)
+    assert reader.cache_state == "loaded" and reader.cache_path == cache
+    assert cache.stat().st_mtime_ns == before
+    assert reader.metadata == plain.metadata
+    np.testing.assert_array_equal(written, want)
+    np.testing.assert_array_equal(read, want)
+
+
+def test_a_damaged_cache_falls_back_to_the_model_and_is_replaced(cache_models, tmp_path):
+    path = model_in(tmp_path / "m", cache_models["dcgan"])
+    _, want = cached_images(path, False)
+    cache = cache_path(path, __import__("onnxruntime").__version__)
+    good = cached_images(path, True)[0].cache_path.read_bytes()
+    for damage in (b"not a model", good[: len(good) // 2], b""):
+        cache.write_bytes(damage)
+        gen, images = cached_images(path, True)
+        assert gen.cache_state == "written", damage[:20]
+        np.testing.assert_array_equal(images, want)
+        assert cache.read_bytes() == good
+        assert cached_images(path, True)[0].cache_state == "loaded"
+    # a ganzoo-less graph under the cache's name: not a generator, so replaced too
+    plain = helper.make_model(helper.make_graph(
+        [helper.make_node("Identity", ["z"], ["images"])], "plain",
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["N", 16])],
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["N", 16])]),
+        opset_imports=[helper.make_opsetid("", 18)])
+    onnx.save(plain, str(cache))
+    gen, images = cached_images(path, True)
+    assert gen.cache_state == "written" and cache.read_bytes() == good
+    np.testing.assert_array_equal(images, want)
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted(["generator.onnx",
+                                                                     cache.name])
+
+
+def test_a_changed_model_drops_its_old_caches_only(cache_models, tmp_path):
+    version = __import__("onnxruntime").__version__
+    path = model_in(tmp_path / "m", cache_models["dcgan"])
+
+    def elsewhere(cache):  # the same model's cache on another CPU, and another onnxruntime
+        return [cache.with_name(cache.name[:-len("0123abcd.onnx")] + "0123abcd.onnx"),
+                cache.with_name(cache.name.replace(f"-ort{version}-", "-ort0.1.0-"))]
+
+    old = cached_images(path, True)[0].cache_path
+    shutil.copyfile(cache_models["uint8"], path)  # the model is re-exported in place
+    new = cache_path(path, version)
+    kept = [*elsewhere(new), path.parent / "notes.optimized-ort1-cpu-0123456789ab-0123abcd.onnx"]
+    for stale in elsewhere(old) + kept:
+        stale.write_bytes(b"a cached graph")
+    gen, _ = cached_images(path, True)
+    assert gen.cache_state == "written" and gen.cache_path == new != old
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted(
+        ["generator.onnx", new.name, *(p.name for p in kept)])
+
+
+def test_a_read_only_folder_runs_without_a_cache(cache_models, tmp_path):
+    """In a read-only folder (a read-only bind mount as root): no cache is written and nothing
+    fails; a cache already there is still read."""
+    bare = model_in(tmp_path / "bare", cache_models["dcgan"])
+    warm = model_in(tmp_path / "warm", cache_models["dcgan"])
+    cache = cached_images(warm, True)[0].cache_path
+    _, want = cached_images(bare, False)
+    code = f"""
+import json, sys
+from tests.helpers.cli_batch import make_read_only
+make_read_only([{str(bare.parent)!r}, {str(warm.parent)!r}])
+import numpy as np
+from ganzoo import runtime
+from ganzoo.latents import sample_latents
+states = []
+for path, out in (({str(bare)!r}, {str(tmp_path / "bare.npy")!r}),
+                  ({str(warm)!r}, {str(tmp_path / "warm.npy")!r})):
+    gen = runtime.Generator(path, device="cpu", threads=1, cache=True)
+    np.save(out, gen.run(sample_latents(7, gen.metadata.nz, 3)))
+    states.append(gen.cache_state)
+print(json.dumps(states))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    if proc.returncode == READ_ONLY_FAILED:
+        pytest.skip(f"this machine cannot make a folder read-only: {proc.stderr.strip()}")
+    assert proc.returncode == 0, proc.stderr
+    bare_state, warm_state = json.loads(proc.stdout)
+    assert bare_state.startswith("not written (") and warm_state == "loaded"
+    assert "Read-only" in bare_state or "Permission denied" in bare_state, bare_state
+    assert sorted(p.name for p in bare.parent.iterdir()) == ["generator.onnx"]
+    assert sorted(p.name for p in warm.parent.iterdir()) == sorted(["generator.onnx",
+                                                                     cache.name])
+    for name in ("bare", "warm"):
+        np.testing.assert_array_equal(np.load(tmp_path / f"{name}.npy"), want)
+
+
+def test_cache_switch_env_var_and_cli(cache_models, tmp_path, monkeypatch):
+    path = model_in(tmp_path / "m", cache_models["dcgan"])
+    monkeypatch.delenv(CACHE_ENV, raising=False)
+    assert cache_setting() is CACHE_DEFAULT
+    assert cache_setting(True) is True and cache_setting(False) is False
+    for value, want in (("1", True), ("on", True), ("0", False), ("off", False)):
+        monkeypatch.setenv(CACHE_ENV, value)
+        assert cache_setting() is want
+        assert cache_setting(not want) is (not want)  # the argument wins
+    monkeypatch.setenv(CACHE_ENV, "0")
+    assert runtime.Generator(path, device="cpu").cache_state == "off"
+    assert sorted(p.name for p in path.parent.iterdir()) == ["generator.onnx"]
+    monkeypatch.setenv(CACHE_ENV, "maybe")
+    with pytest.raises(GanzooError, match="GANZOO_ORT_CACHE must be 1 .* or 0 .*, got 'maybe'"):
+        runtime.Generator(path, device="cpu")
+    with pytest.raises(GanzooError, match="cache must be True, False or None, got 'yes'"):
+        runtime.Generator(path, device="cpu", cache="yes")
+
+    proc = run_cli("generate", str(path), "-n", "4", "-o", str(tmp_path / "a.png"),
+                   "--device", "cpu", check=False, env={CACHE_ENV: "maybe"})
+    assert proc.returncode == 2 and proc.stderr.count("error: ") == 1
+    assert "GANZOO_ORT_CACHE must be 1" in proc.stderr and "Traceback" not in proc.stderr
+    run_cli("generate", str(path), "-n", "4", "-o", str(tmp_path / "b.png"), "--device", "cpu",
+            env={CACHE_ENV: "1"})
+    caches = list(path.parent.glob("generator.optimized-*.onnx"))
+    assert len(caches) == 1
+    run_cli("generate", str(path), "-n", "4", "-o", str(tmp_path / "c.png"), "--device", "cpu",
+            env={CACHE_ENV: "1"})
+    assert (tmp_path / "b.png").read_bytes() == (tmp_path / "c.png").read_bytes()
 
 
 # -- the shared latent sampler ---------------------------------------------------------------

@@ -20,6 +20,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 from PIL import Image
 
@@ -163,7 +164,8 @@ def assert_close(got: np.ndarray, want: np.ndarray) -> None:
 
 @pytest.fixture(scope="module")
 def browser_run(tmp_path_factory):
-    """Export two tiny DCGANs with --web, load their pages (and one without its model)."""
+    """Export tiny DCGANs with --web (float32, conditional, fp16 + uint8 grayscale, int8),
+    load their pages (and one without its model)."""
     if MISSING:  # only reached when GANZOO_NO_SKIP=1
         pytest.fail(f"GANZOO_NO_SKIP=1, but the browser tests cannot run: {WHY}")
     tmp = tmp_path_factory.mktemp("web")
@@ -179,6 +181,10 @@ def browser_run(tmp_path_factory):
     write_generator(tmp / "gray" / "generator.safetensors", "ganzoo:dcgan", 0, ngf=8, channels=1)
     run_cli("export", str(tmp / "gray" / "generator.safetensors"), "--fp16", "--uint8", "--web",
             str(tmp / "www" / "gray"), "--ort-web", str(dist))
+    write_generator(tmp / "int8" / "generator.safetensors", "ganzoo:dcgan", 0, ngf=8)
+    run_cli("export", str(tmp / "int8" / "generator.safetensors"), "--quantize", "int8",
+            "--calibration", "16", "--quality-n", "16", "--web", str(tmp / "www" / "int8"),
+            "--ort-web", str(dist))
     shutil.copytree(tmp / "www" / "plain", tmp / "www" / "nomodel")
     (tmp / "www" / "nomodel" / "generator.onnx").unlink()
 
@@ -190,7 +196,8 @@ def browser_run(tmp_path_factory):
              "latents": latents, "controls": True},
             {"url": f"{url}/cond/?n=12&seed=3", "renders": [{"classIndex": 2}]},
             {"url": f"{url}/nomodel/", "screenshot": str(shots / "web-nomodel.png")},
-            {"url": f"{url}/gray/?n=9&seed=4"},
+            {"url": f"{url}/gray/?n=9&seed=4", "fakeWebGPU": True},
+            {"url": f"{url}/int8/?n=16&seed=5", "timing": {"repeat": 3}, "fakeWebGPU": True},
         ]}, tmp)
     return tmp, pages, latents, shots
 
@@ -272,6 +279,34 @@ def test_fp16_uint8_grayscale_export_runs_in_the_page(browser_run):
     pixels = page_pixels(page["grids"][0])
     assert pixels.shape == (9, 16, 16, 1) and pixels.std() > 20
     assert_close(pixels, gen.to_uint8(gen.generate(9, seed=4)))
+
+
+@needs_browser
+def test_int8_export_runs_in_the_page_on_wasm(browser_run):
+    """``--web --quantize int8``: the page runs the QDQ graph (QuantizeLinear/DequantizeLinear
+    around Conv, which onnxruntime fuses into QLinearConv) in onnxruntime-web's WASM backend
+    and draws what onnxruntime's CPU kernels draw."""
+    tmp, pages, _, _ = browser_run
+    page = pages[4]
+    assert page["ready"]["ok"], page
+    assert not page["consoleErrors"], page["consoleErrors"]
+    # where the browser has WebGPU, a float page asks it for an adapter; an int8 page does not
+    assert page["backendText"].startswith("Running on WASM (CPU; int8 model"), page["backendText"]
+    assert not page["gpuAsked"] and pages[3]["gpuAsked"]
+    assert "WebGPU but no GPU adapter" in pages[3]["backendText"]
+    assert "int8" in page["about"]
+    model = tmp / "www" / "int8" / "generator.onnx"
+    assert model.read_bytes() == (tmp / "int8" / "generator.onnx").read_bytes()
+    ops = {node.op_type for node in onnx.load(str(model)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear", "Conv", "DepthToSpace"} <= ops
+    assert "ConvTranspose" not in ops
+    site = json.loads((tmp / "www" / "int8" / "model.json").read_text())
+    assert site["precision"] == "int8" and json.loads(site["calibration"])["count"] == 16
+    gen = Generator(model, device="cpu", threads=1)
+    assert_close(page_pixels(page["grids"][0]), to_uint8(gen.generate(16, seed=5)))
+    timing = page["timing"]
+    assert timing["loadMs"] > 0 and len(timing["runs"]) == 4  # the first grid and 3 more
+    assert all(ms > 0 for ms in timing["runs"])
 
 
 @needs_browser

@@ -5,6 +5,9 @@ server-side inference: ``index.html`` + ``ganzoo.js`` (the page, with a JavaScri
 ``ganzoo-normal/1`` latent sampler, so a seed gives the images ``ganzoo generate`` gives),
 ``generator.onnx``, ``model.json`` (its ganzoo metadata, which onnxruntime-web cannot read from
 the model) and ``ort/``: the onnxruntime-web build that runs on WebGPU or, without it, WASM.
+The model is the export's own graph. With ``--quantize int8`` that is the int8 graph, which
+the page runs on WASM: onnxruntime-web fuses it into int8 QLinearConv kernels, which its WebGPU
+backend lacks, and it drew 1.4-1.6x faster than float32 there (benchmarks/web_inference.py).
 
 onnxruntime-web is not vendored in ganzoo: it comes from its npm package at export time
 (:func:`find_ort_web`), so the site gets the version the user installed.

@@ -3,11 +3,15 @@
 //   node web_driver.cjs JOB.json   (playwright-core found through NODE_PATH)
 //
 // JOB: {"chromium": path, "pages": [{"url", "screenshot"?, "renders": [settings, ...],
-// "latents"?: [[n, nz, seed], ...], "controls"?: true}]}.
+// "latents"?: [[n, nz, seed], ...], "controls"?: true, "timing"?: {"repeat": K},
+// "fakeWebGPU"?: true}]}.
 // Prints one JSON line: per page its state, backend, status text, console errors, and the
 // pixels of the first grid and of each render (window.ganzoo.pixels()), and latents drawn by
 // the page's sampler. With "controls", the page is also worked as a person would: a click on
-// "New samples", then the interpolation slider dragged to the middle.
+// "New samples", then the interpolation slider dragged to the middle. With "timing", K more
+// renders of the same grid, then window.ganzoo.timings (load and per-run milliseconds). With
+// "fakeWebGPU", the page sees a navigator.gpu without an adapter, and gpuAsked says whether it
+// asked that for one.
 "use strict";
 
 const fs = require("fs");
@@ -42,6 +46,12 @@ async function visit(browser, job) {
   const consoleErrors = [];
   page.on("console", (msg) => { if (msg.type() === "error") consoleErrors.push(msg.text()); });
   page.on("pageerror", (err) => consoleErrors.push(String(err)));
+  if (job.fakeWebGPU) {  // a navigator.gpu with no adapter, which records being asked
+    await page.addInitScript(() => {
+      const gpu = { requestAdapter: async () => { window.gpuAsked = true; return null; } };
+      Object.defineProperty(Navigator.prototype, "gpu", { get: () => gpu, configurable: true });
+    });
+  }
   await page.goto(job.url);
   const result = { consoleErrors, grids: [] };
   result.ready = await page.evaluate(() => window.ganzoo.ready.then(
@@ -60,11 +70,19 @@ async function visit(browser, job) {
       }, settings));
     }
     if (job.controls) result.controls = await useControls(page);
+    if (job.timing) {
+      result.timing = await page.evaluate(async (repeat) => {
+        for (let i = 0; i < repeat; i++) await window.ganzoo.render();
+        return window.ganzoo.timings;
+      }, job.timing.repeat);
+    }
   }
   result.state = await page.evaluate(() => document.body.dataset.state || "");
   result.status = await page.locator("#status").innerText();
   result.statusVisible = await page.locator("#status").isVisible();
   result.backendText = await page.locator("#backend").innerText();
+  result.about = await page.locator("#about").innerText();
+  result.gpuAsked = await page.evaluate(() => Boolean(window.gpuAsked));
   result.classOptions = await page.locator("#class option").count();
   result.classVisible = await page.locator("#class").isVisible();
   result.canvases = await page.locator("#grid canvas").count();

@@ -6,7 +6,7 @@
 // seeds by slerp (spherical interpolation of each image's latent vector), which keeps the
 // vectors at the norm a Gaussian latent has, where plain lerp would shrink them mid-way.
 //
-// Test hook: window.ganzoo = {ready, render(settings), pixels(), backend, metadata}.
+// Test hook: window.ganzoo = {ready, render(settings), pixels(), backend, metadata, timings}.
 "use strict";
 
 (() => {
@@ -97,8 +97,10 @@
   // -- the page ------------------------------------------------------------------------------
 
   const params = new URLSearchParams(location.search);
+  // timings: milliseconds to start onnxruntime-web with the model (loadMs) and of each
+  // session.run, the first one included (runs).
   const state = { meta: null, session: null, backend: null, n: 16, pixels: null,
-                  queue: Promise.resolve() };
+                  queue: Promise.resolve(), timings: { loadMs: null, runs: [] } };
 
   function showError(message) {
     const status = $("status");
@@ -136,10 +138,15 @@
     return response;
   }
 
-  async function createSession(bytes) {
+  // WebGPU when the browser has it, else WASM; ?backend=wasm asks for WASM. An int8 model
+  // goes to WASM unless ?backend=webgpu: onnxruntime-web's int8 convolutions (QLinearConv,
+  // which its optimizer makes of the QDQ graph) are CPU kernels; WebGPU has none, so the
+  // float32 export is the one for a GPU.
+  async function createSession(bytes, meta) {
     const forced = params.get("backend");
     const notes = [];
-    if (forced !== "wasm" && navigator.gpu) {
+    const int8 = meta.precision === "int8";
+    if (forced !== "wasm" && navigator.gpu && (!int8 || forced === "webgpu")) {
       try {
         const adapter = await navigator.gpu.requestAdapter();
         if (adapter) {
@@ -151,8 +158,11 @@
       } catch (err) {
         notes.push("WebGPU failed: " + err.message);
       }
+    } else if (forced === "wasm") {
+      notes.push("asked for by ?backend=wasm");
     } else {
-      notes.push(forced === "wasm" ? "asked for by ?backend=wasm" : "no WebGPU in this browser");
+      notes.push(navigator.gpu ? "int8 model: its int8 kernels run on the CPU" :
+                 "no WebGPU in this browser");
     }
     const session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
     return [session, `WASM (CPU; ${notes.join("; ")})`];
@@ -228,6 +238,7 @@
     const output = (await session.run(feeds)).images;
     const data = await output.getData();
     const ms = performance.now() - started;
+    state.timings.runs.push(ms);
     state.pixels = toPixels(meta, data, n);
     draw(state.pixels, n);
     $("mix-value").textContent = s.mix.toFixed(2);
@@ -287,8 +298,11 @@
     ort.env.wasm.numThreads = self.crossOriginIsolated
       ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
     showStatus("Starting onnxruntime-web…");
-    [state.session, state.backend] = await createSession(bytes);
-    $("backend").textContent = "Running on " + state.backend;
+    const loading = performance.now();
+    [state.session, state.backend] = await createSession(bytes, meta);
+    state.timings.loadMs = performance.now() - loading;
+    $("backend").textContent = `Running on ${state.backend}; started in ` +
+      `${state.timings.loadMs.toFixed(0)} ms`;
     document.body.dataset.backend = state.backend.startsWith("WebGPU") ? "webgpu" : "wasm";
     setUpControls(meta);
     await render();
@@ -306,6 +320,7 @@
     render,
     sampleLatents,
     get backend() { return state.backend; },
+    get timings() { return { loadMs: state.timings.loadMs, runs: [...state.timings.runs] }; },
     get metadata() { return state.meta; },
     // The last grid as uint8 [n, resolution, resolution, channels], row-major.
     pixels() {
