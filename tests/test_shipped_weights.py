@@ -5,9 +5,13 @@ entry records under the recorded protocol."""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
+import os
 import shutil
+import subprocess
 import sys
+import zipfile
 
 import pytest
 
@@ -83,3 +87,67 @@ def test_dcgan_fmnist_scores_what_its_entry_records(shipped, tmp_path):
                       data=load_data("fashion-mnist", 32, table=table))
     recorded = entry["scores"]["fd-fmnist"]
     assert result.scores["fd-fmnist"] == pytest.approx(recorded, rel=0.02)
+
+
+# Run against the installed wheel only: prints what the host found and where the weights came
+# from, and samples a tag.
+INSTALLED_CHECK = """
+import json, sys
+import ganzoo
+import ganzoo_weights_fmnist
+from ganzoo.sampling import generate_images
+
+status = next(s for s in ganzoo.get_host().statuses if s.name == "fmnist")
+G, info = ganzoo.load_generator(sys.argv[1])
+images = generate_images(G, 4, nz=info["generator_config"].nz, seed=0)
+print(json.dumps({"status": status.status, "distribution": status.distribution,
+                  "version": status.version, "module": ganzoo_weights_fmnist.__file__,
+                  "weights": str(info["checkpoint"]), "tags": ganzoo.list_pretrained(),
+                  "shape": list(images.shape), "finite": bool(images.isfinite().all())}))
+"""
+
+
+@pytest.mark.slow
+def test_the_wheel_installs_and_serves_its_tags_from_the_installed_files(tmp_path):
+    """pip builds the package's wheel (under 20 MB, the weights and catalog inside, the entry
+    point declared), installs it non-editable, and ganzoo finds it through the entry point and
+    samples a tag from the installed files."""
+    wheels = tmp_path / "wheels"
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet",
+               "--disable-pip-version-check", "-w", str(wheels), str(PACKAGE)]
+    if importlib.util.find_spec("hatchling"):
+        command.append("--no-build-isolation")
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    if proc.returncode and os.environ.get("GANZOO_NO_SKIP") != "1":
+        pytest.skip(f"cannot build the weights wheel here: {proc.stderr.strip()[-300:]}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (wheel,) = wheels.glob("ganzoo_weights_fmnist-*.whl")
+    assert wheel.stat().st_size < 20 * 1024 * 1024
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+        declared = archive.read(entry_points).decode()
+    shipped = {f"ganzoo_weights_fmnist/{e['file']}" for e in ENTRIES}
+    assert shipped | {"ganzoo_weights_fmnist/weights.json",
+                      "ganzoo_weights_fmnist/__init__.py"} <= names
+    assert "[ganzoo]\nfmnist = ganzoo_weights_fmnist" in declared
+
+    site = tmp_path / "site"
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index",
+                           "--quiet", "--disable-pip-version-check", "--target", str(site),
+                           str(wheel)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    env = {**os.environ, **plugins_env(site, GANZOO_CACHE_DIR=str(tmp_path / "cache"))}
+    env.pop("GANZOO_WEIGHTS_DIR", None)
+    proc = subprocess.run([sys.executable, "-c", INSTALLED_CHECK, "r3gan.fmnist"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    found = json.loads(proc.stdout.splitlines()[-1])
+    installed = site / "ganzoo_weights_fmnist"
+    assert (found["status"], found["distribution"], found["version"]) == (
+        "loaded", "ganzoo-weights-fmnist", "0.1.0")
+    assert found["module"] == str(installed / "__init__.py")
+    assert found["weights"] == str(installed / "r3gan.fmnist.safetensors")
+    assert {e["tag"] for e in ENTRIES} == {t.split(":")[-1] for t in found["tags"]}
+    assert found["shape"] == [4, 1, 32, 32] and found["finite"]
+    assert not (tmp_path / "cache" / "weights").exists(), "the installed file is used in place"

@@ -50,10 +50,11 @@ def train(
         "grids, the recipe) into RUN/tensorboard (train.tensorboard; needs the tensorboard "
         "extra). Open them with 'tensorboard --logdir RUN'.")] = False,
     init: Annotated[str | None, typer.Option(
-        "--init", help="Fine-tune: start the generator (and its EMA copy) from these weights: "
-        "a pretrained tag (dcgan.fmnist), a hub folder or a generator.safetensors. The file "
-        "holds no discriminator, so D and the optimizers start fresh. Default --arch: the "
-        "recipe the weights were trained with.")] = None,
+        "--init", help="Fine-tune from trained weights: a run folder (G, its EMA copy and D "
+        "from its latest checkpoint), or a pretrained tag (dcgan.fmnist), a hub folder or a "
+        "generator.safetensors (these hold a generator only: D starts fresh). The optimizers, "
+        "the step and the RNG always start fresh. Default --arch: the recipe the weights were "
+        "trained with.")] = None,
 ) -> None:
     """Train a GAN: `ganzoo train --arch dcgan` trains on the embedded Fashion-MNIST."""
     from ganzoo.config import Override
@@ -113,7 +114,15 @@ def train(
 
 
 def _file_recipe(path: Path) -> str | None:
-    """The recipe a generator file was trained with (its metadata), if it is one."""
+    """The recipe a generator file (its metadata) or a run folder (its config.json) was
+    trained with, when it is one; anything else is left to ``--init``'s own checks."""
+    if path.is_dir():
+        from ganzoo.store.run import read_config
+
+        if not (path / "config.json").is_file():
+            return None
+        name = read_config(path)["recipe"].get("name")
+        return name if isinstance(name, str) and name else None
     if not path.is_file():
         return None
     from ganzoo.store.generator_file import read_generator_file

@@ -45,6 +45,8 @@ def describe_objective(recipe: ResolvedRecipe, table: NameTable) -> str:
     """What the D and G steps will run: the loss, its constraint, the active regularizers."""
     loss = table.get("loss", recipe.loss)
     text = f"loss {recipe.loss}"
+    if recipe.loss_params:
+        text += f" ({loss.describe_params(recipe.loss_params)})"
     if loss.after_d_step is not None:
         text += f" (after each D step: {describe_callable(loss.after_d_step)})"
     regs = [f"{r.name} weight {r.weight:g} every {r.interval}"
@@ -103,8 +105,8 @@ def start_run(arch: str, overrides: Sequence[str | Override], data_spec: str | N
               init_label: str = "") -> Path:
     """Resolve the recipe, load the data, write config.json and train from step 0.
 
-    ``init`` is a generator file the generator starts from (``--init``; see
-    :mod:`ganzoo.train.init`), ``init_label`` what the user named it by.
+    ``init`` is a run folder or a generator file the new run's models start from (``--init``;
+    see :mod:`ganzoo.train.init`), ``init_label`` what the user named it by.
 
     The device and the precision are resolved here, once; the recipe written to config.json
     records the precision they gave, and the trainer is handed the same fast path.
@@ -151,8 +153,7 @@ def start_run(arch: str, overrides: Sequence[str | Override], data_spec: str | N
         _say(quiet, ctx, f"precision {fast.precision}"
                          f"{', channels_last' if fast.channels_last else ''} ({fast.reason})")
         if start is not None:
-            _say(quiet, ctx, f"generator from {start.record['from']} (step "
-                             f"{start.record['step']}); the discriminator starts fresh")
+            _say(quiet, ctx, start.describe())
         _train(recipe, images, run_dir, device, ctx, quiet, compile, resume=False, table=table,
                fast=fast, init=start)
     _say(quiet, ctx, f"done: {run_dir}  (samples in {run_dir / 'samples'}; "

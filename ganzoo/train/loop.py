@@ -85,7 +85,7 @@ class Trainer:
         self.g_fwd = torch.compile(self.G) if compile else self.G
         self.d_fwd = augmenting(torch.compile(self.D) if compile else self.D, t.augment)
 
-        self.loss = table.get("loss", recipe.loss)
+        self.loss = table.get("loss", recipe.loss).with_params(recipe.loss_params)
         self.regularizers = []
         for spec in recipe.regularizers:
             reg = table.get("regularizer", spec.name)
@@ -371,11 +371,11 @@ def train(recipe: ResolvedRecipe, data: ImageData, run_dir: Path, device: torch.
           show_progress: bool = True, ctx: DistContext | None = None, compile: bool = False,
           fast: FastPath | None = None, init: InitWeights | None = None) -> Trainer:
     """Train ``recipe`` on ``data`` in ``run_dir`` (resuming from its latest checkpoint;
-    a new run's generator starts from ``init`` when given)."""
+    a new run's models start from ``init`` when given)."""
     trainer = Trainer(recipe, data, run_dir, device, table=table, ctx=ctx, compile=compile,
                       fast=fast)
     if init is not None and not resume:
-        apply_init(trainer.G, trainer.G_ema, init)
+        apply_init(trainer.G, trainer.D, trainer.G_ema, init)
     if recipe.train.eval_every and trainer.ctx.is_main:
         trainer.evaluator = TrainingEvaluator(data, table=table, n=recipe.train.eval_n,
                                               extractor=recipe.train.eval_extractor,

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ganzoo.components import NameTable, Weights
+from ganzoo.components import HF_REFERENCE, NameTable, Weights
 from ganzoo.errors import GanzooError, UnknownComponentError
 from ganzoo.store.hub import CONFIG_NAME, GENERATOR_NAME, read_hub_config
-from ganzoo.weights.sources import file_digest, import_hub, parse_hf
+from ganzoo.weights.sources import HubReference, file_digest, hub_failure, import_hub, parse_hf
 
 _TAG = re.compile(r"[\w.-]+(:[\w.-]+)?")
 _HF_REPO = re.compile(r"hf://([A-Za-z0-9][\w.-]*)/([\w.-]+)(?:@([\w.-]+))?/?")
@@ -88,28 +88,42 @@ def hub_generator(folder: Path, hub: dict[str, Any]) -> Path:
     return path
 
 
+def parse_hf_target(text: str) -> HubReference:
+    """What ``ganzoo sample hf://...`` names: ``hf://OWNER/REPO[@REVISION]`` is a hub folder
+    (``filename`` empty), ``hf://OWNER/REPO[@REVISION]/FILE`` one generator file in it."""
+    repo = _HF_REPO.fullmatch(text)
+    if repo is not None:
+        owner, name, revision = repo.groups()
+        if not name.strip("."):
+            raise GanzooError(f"{text!r}: {name!r} is not a repository name")
+        return HubReference(f"{owner}/{name}", "", revision)
+    if not HF_REFERENCE.fullmatch(text):
+        raise GanzooError(f"{text!r} is not an hf:// reference; write hf://OWNER/REPO (a hub "
+                          "folder, as 'ganzoo export RUN --hub DIR' writes it) or "
+                          "hf://OWNER/REPO/FILE (a generator file), with @REVISION after REPO "
+                          "to pin a branch, tag or commit")
+    return parse_hf(text)
+
+
 def _resolve_hf(text: str) -> Resolved:
     """``hf://OWNER/REPO`` (a hub folder) or ``hf://OWNER/REPO/FILE`` (a generator file),
     through huggingface_hub's own cache (``HF_HUB_OFFLINE=1`` reads only that)."""
-    repo = _HF_REPO.fullmatch(text)
-    if repo is None:
-        ref = parse_hf(text)
-        hub = import_hub()
+    ref = parse_hf_target(text)
+    hub = import_hub()
+    if ref.filename:
         try:
             local = hub.hf_hub_download(ref.repo_id, ref.filename, revision=ref.revision)
         except Exception as exc:
-            raise GanzooError(f"fetching {text} failed ({type(exc).__name__}: {exc})") from None
+            raise hub_failure(f"fetching {text}", ref.repo_id, exc) from None
         return Resolved(Path(local))
-    owner, name, revision = repo.groups()
-    hub = import_hub()
     try:
-        folder = Path(hub.snapshot_download(f"{owner}/{name}", revision=revision,
+        folder = Path(hub.snapshot_download(ref.repo_id, revision=ref.revision,
                                             allow_patterns=[CONFIG_NAME, GENERATOR_NAME,
                                                             "README.md"]))
     except Exception as exc:
-        raise GanzooError(f"fetching {text} failed ({type(exc).__name__}: {exc})") from None
+        raise hub_failure(f"fetching {text}", ref.repo_id, exc) from None
     config = read_hub_config(folder)
     if config is None:
         raise GanzooError(f"{text} is not a ganzoo hub folder (no config.json with format "
-                          f"ganzoo-hub/1); name a file instead: hf://{owner}/{name}/FILE")
+                          f"ganzoo-hub/1); name a file instead: hf://{ref.repo_id}/FILE")
     return Resolved(hub_generator(folder, config), hub=config)

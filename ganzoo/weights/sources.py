@@ -85,6 +85,8 @@ def parse_hf(reference: str) -> HubReference:
     owner, repo, revision, filename = match.groups()
     if ".." in filename.split("/"):
         raise GanzooError(f"{reference!r}: the file path may not contain '..'")
+    if not repo.strip("."):
+        raise GanzooError(f"{reference!r}: {repo!r} is not a repository name")
     return HubReference(f"{owner}/{repo}", filename, revision)
 
 
@@ -96,6 +98,21 @@ def import_hub():
         raise GanzooError("hf:// sources need huggingface_hub, which is not installed: "
                           f"{HUB_EXTRA} (or pip install huggingface_hub)") from None
     return huggingface_hub
+
+
+def hub_failure(what: str, repo_id: str, exc: Exception) -> GanzooError:
+    """One line for a huggingface_hub failure (its messages may span lines), saying how to
+    get the file when offline mode kept the hub from being asked."""
+    detail = " ".join(str(exc).split())
+    try:
+        from huggingface_hub import constants
+
+        offline = bool(constants.HF_HUB_OFFLINE)
+    except (ImportError, AttributeError):
+        offline = False
+    hint = ("; HF_HUB_OFFLINE is set, so only huggingface_hub's cache was read: fetch it once "
+            f"online (hf download {repo_id}) or unset HF_HUB_OFFLINE" if offline else "")
+    return GanzooError(f"{what} failed ({type(exc).__name__}: {detail}){hint}")
 
 
 def _stream_into(target: Path, write: Callable[[Callable[[bytes], None]], None],
@@ -159,8 +176,8 @@ def download_hf(entry: Weights, reference: str, target: Path) -> Path:
     try:
         local = hub.hf_hub_download(ref.repo_id, ref.filename, revision=ref.revision)
     except Exception as exc:  # the hub's errors have no common base worth naming
-        raise GanzooError(f"fetching weights '{entry.name}' from {reference} failed "
-                          f"({type(exc).__name__}: {exc})") from None
+        raise hub_failure(f"fetching weights '{entry.name}' from {reference}", ref.repo_id,
+                          exc) from None
 
     def write(put: Callable[[bytes], None]) -> None:
         with open(local, "rb") as f:
