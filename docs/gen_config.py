@@ -60,6 +60,21 @@ def table(cls: type, prefix: str) -> list[str]:
     return rows
 
 
+def loss_parameters() -> list[str]:
+    """A table of the built-in losses that take parameters (from ganzoo/zoo/losses.py)."""
+    from ganzoo.zoo import losses
+
+    found: list[tuple[str, dict]] = []
+    losses.register_losses(lambda name, **fields: found.append((name, fields.get("params"))))
+    rows = ["| loss | parameters (type, default) |", "|---|---|"]
+    for name, params in found:
+        if params:
+            shown = ", ".join(f"`{key}` ({type(value).__name__}, `{value!r}`)"
+                              for key, value in params.items())
+            rows.append(f"| `{name}` | {shown} |")
+    return rows
+
+
 def render() -> str:
     sys.path.insert(0, str(ROOT))
     from ganzoo.config import DERIVED_FIELDS, DiscriminatorConfig, GeneratorConfig, TrainConfig
@@ -72,6 +87,16 @@ def render() -> str:
         "type-checked against the dataclasses below; an unknown key or a wrong type is an "
         "error naming the recipe and the key.", "",
         "## `train`", "", *table(TrainConfig, "train."), "",
+        "## `loss`", "",
+        "A loss's name (`loss: hinge`), or, for a loss with parameters, a mapping with its name "
+        "and the values to change: `loss: {name: lsgan, a: -1, b: 1, c: 0}` (a parameter left "
+        "out keeps its default). Each parameter has the type of its default (a float one also "
+        "takes integers); an unknown name or a wrong type is an error naming the recipe and the "
+        "loss's parameters. `--set loss.a=-1` sets one from the command line (a loss written as "
+        "a name becomes the mapping), `--set loss=hinge` replaces the loss. `config.json` "
+        "records every parameter's value, `ganzoo zoo list --losses` shows each loss's. The "
+        "built-in losses with parameters:", "",
+        *loss_parameters(), "",
         "## `generator`: the fields every generator config inherits", "",
         "An architecture's config dataclass derives from `ganzoo.config.GeneratorConfig` and "
         f"adds its own fields (`ngf`, `widths`, ...). {derived} are set from the data and "

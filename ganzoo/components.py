@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ganzoo import loss_params
 from ganzoo.config import DiscriminatorConfig, GeneratorConfig
 from ganzoo.errors import AmbiguousNameError, GanzooError, UnknownComponentError
 
@@ -76,10 +77,15 @@ class Loss:
     after_d_step: Callable[[Any], None] | None = None
     description: str = ""
     paper: str = ""
+    #: typed parameters and their defaults (``{"a": 0.0, "b": 1.0}``; a value's type is the
+    #: parameter's): a recipe sets them as ``loss: {name: lsgan, a: -1}``, and d_loss / g_loss
+    #: receive, as keyword arguments, the ones their signatures name (:meth:`with_params`).
+    params: Mapping[str, bool | int | float | str] = field(default_factory=dict)
 
     def validate(self, where: str) -> None:
         if not (callable(self.d_loss) and callable(self.g_loss)):
             raise GanzooError(f"{where}: d_loss and g_loss must be callables")
+        loss_params.check_declared(self.params, self.d_loss, self.g_loss, where)
         if self.after_d_step is not None and not callable(self.after_d_step):
             raise GanzooError(f"{where}: after_d_step must be a callable after_d_step(D) or None")
         companions = self.regularizers
@@ -90,6 +96,16 @@ class Loss:
             raise GanzooError(f"{where}: regularizers must be a tuple of regularizer names or "
                               f"{{'name': ..., 'weight': ..., 'interval': ...}} mappings, "
                               f"got {companions!r}")
+
+    def with_params(self, values: Mapping[str, Any]) -> Loss:
+        """This loss with ``values`` (a resolved recipe's) bound into d_loss and g_loss: each
+        gets the parameters its signature names, or all of them if it takes ``**kwargs``."""
+        return dataclasses.replace(self, d_loss=loss_params.bind(self.d_loss, values),
+                                   g_loss=loss_params.bind(self.g_loss, values))
+
+    def describe_params(self, values: Mapping[str, Any] | None = None) -> str:
+        """``a 0, b 1, c 1``: the parameters with ``values`` (default: their defaults)."""
+        return loss_params.describe({**self.params, **(values or {})})
 
     def companions(self) -> str:
         """One line naming what the loss brings along besides its d/g losses ('' if nothing)."""
@@ -291,6 +307,8 @@ class NameTable:
     _items: dict[str, dict[str, Component]] = field(
         default_factory=lambda: {kind: {} for kind in KINDS}
     )
+    #: recipes the plugin host left out because they failed their checks: full name -> why
+    dropped_recipes: dict[str, str] = field(default_factory=dict)
 
     def add(self, component: Component) -> None:
         table = self._items[component.kind]
@@ -305,6 +323,23 @@ class NameTable:
         for table in self._items.values():
             for full_name in [n for n, c in table.items() if c.plugin == plugin]:
                 del table[full_name]
+        for full_name in [n for n in self.dropped_recipes if n.split(":")[0] == plugin]:
+            del self.dropped_recipes[full_name]
+
+    def drop_recipe(self, full_name: str, reason: str) -> None:
+        """Take a recipe out (or note that registering refused it), keeping the reason."""
+        self._items["recipe"].pop(full_name, None)
+        self.dropped_recipes[full_name] = reason
+
+    def why_dropped(self, name: str) -> str | None:
+        """Why the recipe ``name`` (short or full) was left out, or None if none was."""
+        found = [(full, why) for full, why in self.dropped_recipes.items()
+                 if name in (full, full.split(":", 1)[1])]
+        if len(found) != 1:
+            return None
+        full, why = found[0]
+        return (f"recipe '{full}' was dropped when its plugin loaded: {why} (the plugin's "
+                "other components work; 'ganzoo plugins list' shows what was dropped)")
 
     def components(self, kind: str, pattern: str = "*") -> list[Component]:
         """Components of one kind whose short or full name matches a shell-style pattern."""

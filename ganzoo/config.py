@@ -20,6 +20,7 @@ from typing import Any, Union
 import yaml
 
 from ganzoo.errors import GanzooError
+from ganzoo.loss_params import loss_entry
 
 #: ``train.precision`` values (resolved for a device by :func:`ganzoo.devices.choose_fast_path`).
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -189,6 +190,8 @@ class ResolvedRecipe:
     regularizers: list[RegularizerSpec]
     train: TrainConfig
     extra: dict[str, Any] = field(default_factory=dict)
+    #: every parameter of the loss, defaults filled in; config.json records them all
+    loss_params: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for ``config.json``; :func:`resolve_spec` reads it back."""
@@ -198,7 +201,7 @@ class ResolvedRecipe:
             "paper": self.paper,
             "generator": {"arch": self.generator_arch, **_public(self.generator)},
             "discriminator": {"arch": self.discriminator_arch, **_public(self.discriminator)},
-            "loss": self.loss,
+            "loss": {"name": self.loss, **self.loss_params} if self.loss_params else self.loss,
             "regularizers": [dataclasses.asdict(r) for r in self.regularizers],
             "train": dataclasses.asdict(self.train),
         }
@@ -345,8 +348,8 @@ RECIPE_KEYS = ("description", "paper", "generator", "discriminator", "loss", "re
 
 def check_recipe_shape(spec: Any, where: str) -> TrainConfig:
     """The checks a recipe passes before any component is looked up: known top-level keys,
-    model sections that name an ``arch``, a ``loss`` that is a name, a valid ``train``
-    section (returned, typed)."""
+    model sections that name an ``arch``, a ``loss`` that is a name (or a mapping with one),
+    a valid ``train`` section (returned, typed)."""
     if not isinstance(spec, dict):
         raise GanzooError(f"{where} must be a mapping, got {type(spec).__name__}")
     for key in spec:
@@ -361,8 +364,8 @@ def check_recipe_shape(spec: Any, where: str) -> TrainConfig:
         if not isinstance(spec[key], dict) or not isinstance(spec[key].get("arch"), str):
             raise GanzooError(f"{where}: {key} must be a mapping with 'arch' naming an "
                               "architecture (see 'ganzoo zoo list --kind architecture')")
-    if "loss" in spec and not isinstance(spec["loss"], str):
-        raise GanzooError(f"{where}: loss must be a name such as 'hinge', got {spec['loss']!r}")
+    if "loss" in spec:
+        loss_entry(spec["loss"], where)
     train = build_dataclass(TrainConfig, spec.get("train") or {}, f"{where}: train")
     train.validate(where)
     return train

@@ -82,6 +82,12 @@ def register_architectures(register: RegisterArchitecture) -> None:
       their ``state_dict`` (``get_extra_state``) so a checkpoint alone restores it, and inputs
       and outputs stay at the full ``resolution`` whatever the stage.
 
+    ``ganzoo export`` (ONNX, checked against torch with onnxruntime) works for a generator
+    that is rebuildable from its config, deterministic in eval mode, built from
+    ONNX-exportable operations and takes its batch size from ``z``; spectral norm through
+    ``torch.nn.utils.parametrizations`` is baked into plain weights. docs/exporting.md lists
+    the rules, the parity tolerances and what the web page (``export --web``) needs.
+
     Example::
 
         @ganzoo.hookimpl
@@ -101,13 +107,29 @@ def register_losses(register: RegisterLoss) -> None:
     """Register adversarial losses.
 
     :param register: ``register(name, *, d_loss, g_loss, description="", paper="",
-        uses_real_in_g=False, regularizers=(), after_d_step=None, replaces=None)``.
+        uses_real_in_g=False, regularizers=(), after_d_step=None, params=None,
+        replaces=None)``.
 
         ``d_loss(real_logits, fake_logits)`` and ``g_loss(fake_logits, real_logits)`` receive
         the discriminator's raw outputs (``[N]`` fp32 tensors, also under AMP) and return a
         scalar to minimise. ``real_logits`` is ``None`` in ``g_loss`` unless
         ``uses_real_in_g=True`` (relativistic losses), so the training core only runs D on
         reals for the G step when a loss asks for it.
+
+        ``params``: the loss's typed parameters and their defaults, e.g. ``{"a": 0.0, "b":
+        1.0, "c": 1.0}``. Each default's type (``float``, ``int``, ``bool`` or ``str``) is the
+        parameter's type; a ``float`` parameter also takes integers. A recipe sets them by
+        writing the loss as a mapping, ``loss: {name: lsgan, a: -1, b: 1, c: 0}`` (``loss:
+        lsgan`` keeps every default), and ``--set loss.a=-1`` sets one from the command
+        line. An unknown parameter name or a wrong type is an error naming the recipe and the
+        loss's parameters, before anything trains; ``config.json`` records every parameter's
+        value (``"loss": {"name": "ganzoo:lsgan", "a": -1.0, "b": 1.0, "c": 0.0}``), so the
+        run rebuilds exactly. ``d_loss`` and ``g_loss`` receive, as keyword arguments, the
+        parameters their signatures name (every one if they take ``**kwargs``): lsgan's
+        ``d_loss(real, fake, *, a, b)`` gets ``a`` and ``b``, its ``g_loss(fake, real=None, *,
+        c)`` gets ``c``. Registering fails if a parameter is taken by neither function, or if
+        one of them needs an argument that is not a declared parameter. ``ganzoo zoo list
+        --losses`` shows each loss's parameters with their defaults and types.
 
         A loss that is more than a pair of functions declares its companions, and the core
         runs them without knowing which loss it trains:
@@ -129,6 +151,12 @@ def register_losses(register: RegisterLoss) -> None:
 
     Example::
 
+        def smoothed_d_loss(real, fake, *, smoothing):
+            # one-sided label smoothing (Salimans et al. 2016): reals are labelled 1 - smoothing
+            target = torch.full_like(real, 1.0 - smoothing)
+            return (F.binary_cross_entropy_with_logits(real, target)
+                    + F.softplus(fake).mean())
+
         @ganzoo.hookimpl
         def register_losses(register: RegisterLoss) -> None:
             register("softplus-ns",
@@ -136,6 +164,10 @@ def register_losses(register: RegisterLoss) -> None:
                      g_loss=lambda f, r: F.softplus(-f).mean(),
                      regularizers=("r1",),
                      description="non-saturating logistic loss with R1")
+            register("smoothed-ns", d_loss=smoothed_d_loss,
+                     g_loss=lambda f, r: F.softplus(-f).mean(),
+                     params={"smoothing": 0.1},  # a float; recipes: {name: smoothed-ns, ...}
+                     description="non-saturating BCE with one-sided label smoothing")
     """
 
 
@@ -202,16 +234,27 @@ def register_recipes(register: RegisterRecipe) -> None:
 
     :param register: ``register(name, recipe)`` where ``recipe`` is a mapping shaped like an
         entry of ``registry.yaml``: ``description``, ``paper``, ``generator: {arch, ...}``,
-        ``discriminator: {arch, ...}``, ``loss``, ``regularizers``, ``train: {...}``.
-        The recipe's shape (known keys, model sections naming an ``arch``, a valid
-        ``train`` section, ``loss`` a name) is checked when it is registered; the components
-        it names are looked up when it is used, with the recipe's name in every error. A
-        short name in a recipe means the recipe's own plugin's component first, so it keeps
-        working when another plugin provides the same short name; a full name
-        (``ganzoo:hinge``) names another plugin's.
+        ``discriminator: {arch, ...}``, ``loss`` (a name, or ``{name: ..., PARAM: VALUE}``
+        for a loss with parameters), ``regularizers``, ``train: {...}``.
+        Every recipe is checked when the plugins load: its shape (known keys, model
+        sections naming an ``arch``, a valid ``train`` section, ``loss`` a name or a mapping
+        with one) as it is registered, then, once every plugin has registered, the
+        components it names and every value's type (model config fields, loss parameters,
+        regularizer settings). A recipe that fails is dropped, alone: the plugin and its
+        other recipes stay loaded, one line on stderr names the recipe and the reason,
+        ``ganzoo plugins list`` shows it under ``dropped``, and asking for it by name
+        repeats the reason. A short name in a recipe means the recipe's own plugin's
+        component first, so it keeps working when another plugin provides the same short
+        name; a full name (``ganzoo:hinge``) names another plugin's (a short name that two
+        other plugins provide is reported when the recipe is used).
         ``register(name, recipe, source=PATH)`` adds the file it came from to those errors;
         ``ganzoo.zoo.recipes.register_recipe_file(register, path)`` reads and registers a
-        whole ``registry.yaml``-style file that way.
+        whole ``registry.yaml``-style file that way (a file that is not valid YAML fails the
+        plugin; a bad entry drops that recipe only). Ship such a file as package data: a
+        non-editable install holds only what the wheel holds (``ganzoo plugins new`` sets
+        this up, with a test that builds the wheel and looks for the file).
+        A plugin registered in-process (``ganzoo.host.register_plugin``, for tests) raises
+        on its first bad recipe instead.
 
     Example::
 
@@ -223,6 +266,12 @@ def register_recipes(register: RegisterRecipe) -> None:
                 "discriminator": {"arch": "acme:acme-gan", "width": 64},
                 "loss": "ganzoo:bce-ns",
                 "train": {"resolution": 32, "batch": 64, "lr": 2.0e-4, "steps": 2000},
+            })
+            register("acme-gan-32-lsgan", {
+                "description": "acme-gan at 32x32, least squares with Mao et al.'s -1/1/0 targets",
+                "generator": {"arch": "acme:acme-gan"},
+                "discriminator": {"arch": "acme:acme-gan"},
+                "loss": {"name": "ganzoo:lsgan", "a": -1, "b": 1, "c": 0},
             })
     """
 

@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 
     from ganzoo.data import ImageData
 
-    #: ``d_loss(real_logits, fake_logits)`` / ``g_loss(fake_logits, real_logits)`` -> scalar
-    LossFn = Callable[[Tensor, Tensor | None], Tensor]
+    #: ``d_loss(real_logits, fake_logits, **params)`` / ``g_loss(fake_logits, real_logits,
+    #: **params)`` -> scalar (each receives the declared params its signature names)
+    LossFn = Callable[..., Tensor]
     #: ``fn(D, real, fake, labels)`` -> an unweighted scalar penalty
     PenaltyFn = Callable[[nn.Module, Tensor, Tensor, Tensor | None], Tensor]
 
@@ -39,6 +40,7 @@ class RegisterLoss(Protocol):
                  paper: str = "", uses_real_in_g: bool = False,
                  regularizers: tuple[str | Mapping[str, Any], ...] = (),
                  after_d_step: Callable[[nn.Module], None] | None = None,
+                 params: Mapping[str, bool | int | float | str] | None = None,
                  replaces: str | None = None) -> None: ...
 
 

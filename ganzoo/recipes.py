@@ -22,9 +22,11 @@ from ganzoo.config import (
     build_dataclass,
     check_recipe_shape,
     check_sizes,
+    coerce,
     parse_override,
 )
 from ganzoo.errors import AmbiguousNameError, GanzooError, UnknownComponentError
+from ganzoo.loss_params import DEFAULT_LOSS, loss_entry
 
 
 def resolve_spec(name: str, spec: dict[str, Any], table: NameTable, source: str = "", *,
@@ -69,10 +71,14 @@ def resolve_spec(name: str, spec: dict[str, Any], table: NameTable, source: str 
         models[side] = (component.full_name, cfg)
 
     if "loss" in spec:
-        loss_component = lookup("loss", spec["loss"], f"{where}: loss", plugin, by_user("loss"))
+        loss_name, given = loss_entry(spec["loss"], where)
+        loss_component = lookup("loss", loss_name, f"{where}: loss", plugin,
+                                by_user("loss.name"))
     else:  # ganzoo's default, not a name the recipe wrote: ganzoo's (or its replacement)
-        loss_component = lookup("loss", "bce-ns", f"{where}: loss", "ganzoo", False)
+        given = {}
+        loss_component = lookup("loss", DEFAULT_LOSS, f"{where}: loss", "ganzoo", False)
     loss = loss_component.full_name
+    loss_params = _loss_params(where, loss_component, given)
 
     def regularizer(value: str, at: str, companion: bool) -> Any:
         if companion:  # named by the loss's plugin
@@ -93,7 +99,33 @@ def resolve_spec(name: str, spec: dict[str, Any], table: NameTable, source: str 
         loss=loss,
         regularizers=regs,
         train=train,
+        loss_params=loss_params,
     )
+
+
+def _loss_params(where: str, loss: Component, given: Mapping[str, Any]) -> dict[str, Any]:
+    """Every parameter of ``loss``: its defaults, overridden by ``given`` (the recipe's,
+    checked against the declared names and types)."""
+    declared = dict(loss.value.params)
+    values = dict(declared)
+    for key, value in given.items():
+        if key not in declared:
+            if not declared:
+                raise GanzooError(f"{where}: loss '{loss.full_name}' takes no parameters, got "
+                                  f"'{key}'; write its name alone (loss: {loss.name}), or pick "
+                                  "a loss that has parameters ('ganzoo zoo list --losses')")
+            close = difflib.get_close_matches(str(key), list(declared), n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise GanzooError(f"{where}: loss '{loss.full_name}' has no parameter '{key}': "
+                              f"{hint}its parameters, with their defaults: "
+                              f"{loss.value.describe_params()} (see 'ganzoo zoo list --losses')")
+        default = declared[key]
+        try:
+            values[key] = coerce(value, type(default), f"{where}: loss.{key}")
+        except GanzooError as exc:
+            raise GanzooError(f"{exc} (a {type(default).__name__} parameter of loss "
+                              f"'{loss.full_name}', default {default!r})") from None
+    return values
 
 
 def _regularizer_spec(item: Any, where: str, table: NameTable) -> RegularizerSpec:
@@ -176,6 +208,9 @@ def resolve_recipe(name: str, overrides: Iterable[str | Override] = (), *,
         spec, full, plugin = dict(recipe.value.spec), recipe.name, recipe.plugin
         source = getattr(recipe.value, "source", "")
     except UnknownComponentError:
+        dropped = table.why_dropped(name)
+        if dropped is not None:
+            raise GanzooError(dropped) from None
         try:
             arch = table.resolve("architecture", name)
         except UnknownComponentError:
@@ -190,9 +225,19 @@ def resolve_recipe(name: str, overrides: Iterable[str | Override] = (), *,
         plugin = arch.plugin
     parsed = [o if isinstance(o, Override) else parse_override(o) for o in overrides]
     if parsed:  # an error may be the override's, not the file's: name the recipe only
-        return resolve_spec(full, apply_overrides(spec, parsed), table, plugin=plugin,
-                            overridden=[o.key for o in parsed])
+        for override in parsed:
+            spec = _with_override(spec, override)
+        return resolve_spec(full, spec, table, plugin=plugin, overridden=[o.key for o in parsed])
     return resolve_spec(full, spec, table, plugin=plugin, source=source)
+
+
+def _with_override(spec: dict[str, Any], override: Override) -> dict[str, Any]:
+    """``spec`` with one override set. ``loss.PARAM=V`` first turns a loss written as a bare
+    name (or left to the default) into the mapping ``{name: NAME}`` it then sets PARAM in."""
+    loss = spec.get("loss", DEFAULT_LOSS)
+    if override.path[0] == "loss" and len(override.path) > 1 and isinstance(loss, str):
+        spec = {**spec, "loss": {"name": loss}}
+    return apply_overrides(spec, [override])
 
 
 def with_data_shape(recipe: ResolvedRecipe, channels: int, num_classes: int) -> ResolvedRecipe:

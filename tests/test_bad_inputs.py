@@ -257,8 +257,8 @@ def _(tmp, base):
     return Call(["train", "--arch", "acme-dcgan"], env=plugins_env(site)), None
 
 
-@row("registry-entry-malformed", "acme_registry.yaml: entry 'acme-typo' has no key 'trian': "
-     "did you mean 'train'", "failed to load and was skipped", "unknown arch 'acme-typo'")
+@row("registry-entry-malformed", "acme_registry.yaml) has no key 'trian': did you mean 'train'",
+     "recipe 'acme:acme-typo' was dropped when its plugin loaded")
 def _(tmp, base):
     site = tmp / "site-typo"
     write_plugin(site, "ganzoo_acme", RECIPE_FILE_PLUGIN, {"acme_registry.yaml": """
@@ -268,6 +268,70 @@ def _(tmp, base):
           trian: {steps: 3}
     """})
     return Call(["train", "--arch", "acme-typo"], env=plugins_env(site)), None
+
+
+# Item 7 of issue 22: every recipe is checked at load, each bad one dropped alone.
+BAD_AND_GOOD_RECIPES = """
+    acme-good:
+      generator: {arch: dcgan}
+      discriminator: {arch: dcgan}
+    acme-bad-train:
+      generator: {arch: dcgan}
+      discriminator: {arch: dcgan}
+      train: {batch: many}
+    acme-bad-generator:
+      generator: {arch: dcgan, ngf: wide}
+      discriminator: {arch: dcgan}
+"""
+
+
+def _bad_and_good_recipes(tmp: Path) -> Path:
+    site = tmp / "site-bad-and-good"
+    if not site.exists():
+        write_plugin(site, "ganzoo_acme", RECIPE_FILE_PLUGIN,
+                     {"acme_registry.yaml": BAD_AND_GOOD_RECIPES})
+    return site
+
+
+@row("registry-entry-wrong-type-train", "recipe 'acme:acme-bad-train' was dropped when its "
+     "plugin loaded", "acme_registry.yaml): train.batch must be an integer, got 'many'")
+def _(tmp, base):
+    return Call(["train", "--arch", "acme-bad-train"],
+                env=plugins_env(_bad_and_good_recipes(tmp))), None
+
+
+@row("registry-entry-wrong-type-generator", "recipe 'acme:acme-bad-generator' was dropped "
+     "when its plugin loaded", "acme_registry.yaml): generator.ngf must be an integer, got 'wide'")
+def _(tmp, base):
+    return Call(["train", "--arch", "acme-bad-generator"],
+                env=plugins_env(_bad_and_good_recipes(tmp))), None
+
+
+@row("registry-bad-entries-keep-the-good-ones",
+     "plugin 'acme' (ganzoo-acme 0.3): recipe 'acme:acme-bad-train' was dropped, the rest of "
+     "the plugin loaded", "recipe 'acme:acme-bad-generator' was dropped, the rest", ok=True)
+def _(tmp, base):
+    return Call(["train", "--arch", "acme-good", "--steps", "1", "--out",
+                 str(tmp / "good-recipe-run"), *TINY, "-q"],
+                env=plugins_env(_bad_and_good_recipes(tmp))), None
+
+
+@row("loss-unknown-parameter", "loss 'ganzoo:lsgan' has no parameter 'd'",
+     "its parameters, with their defaults: a 0, b 1, c 1", "ganzoo zoo list --losses")
+def _(tmp, base):
+    return Call(["train", "--set", "loss=lsgan", "--set", "loss.d=1"]), None
+
+
+@row("loss-parameter-wrong-type", "loss.a must be a number, got 'high'",
+     "a float parameter of loss 'ganzoo:lsgan', default 0.0")
+def _(tmp, base):
+    return Call(["train", "--set", "loss={name: lsgan, a: high}"]), None
+
+
+@row("loss-without-parameters", "loss 'ganzoo:bce-ns' takes no parameters, got 'margin'; "
+     "write its name alone (loss: bce-ns)")
+def _(tmp, base):
+    return Call(["train", "--set", "loss.margin=2"]), None
 
 
 @row("registry-not-yaml", "acme_registry.yaml is not valid YAML", "unknown arch 'acme-x'")

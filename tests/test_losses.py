@@ -1,15 +1,19 @@
-"""Loss values against numbers computed by hand; every loss trains; companions resolve."""
+"""Loss values against numbers computed by hand; every loss trains; companions resolve;
+loss parameters are typed, checked, bound and recorded."""
 
 from __future__ import annotations
 
 import json
 import math
+import types
 
 import pytest
 import torch
 
-from ganzoo import resolve_recipe
+import ganzoo
+from ganzoo import host, resolve_recipe
 from ganzoo.data import load_data
+from ganzoo.errors import GanzooError
 from ganzoo.host import get_table
 from ganzoo.recipes import recipe_from_config, with_data_shape
 from ganzoo.train.loop import Trainer
@@ -190,3 +194,134 @@ def test_zoo_list_shows_losses_and_regularizers_with_their_companions():
     assert by_name[("regularizer", "drift")]["weight"] == 0.001
     assert "WeightClip(c=0.01)" in by_name[("loss", "wgan")]["companions"]
     assert "regularizer gp (weight 10, interval 1)" in by_name[("loss", "wgan-gp")]["companions"]
+    assert by_name[("loss", "lsgan")]["params"] == {"a": 0.0, "b": 1.0, "c": 1.0}
+    assert by_name[("loss", "hinge")]["params"] == {"margin": 1.0}
+    assert by_name[("loss", "bce-ns")]["params"] == {}
+    table = run_cli("zoo", "list", "--losses", env={"COLUMNS": "200"}).stdout
+    assert "parameters (loss: {name: lsgan, ...}): a 0.0 (float), b 1.0 (float), c 1.0 " \
+           "(float)" in table
+
+
+# -- loss parameters -------------------------------------------------------------------------
+
+# Hand computations on REAL = [2, -1], FAKE = [0.5, -3] with Mao et al.'s a=-1, b=1, c=0:
+#   lsgan D: (mean((2-1)^2, (-1-1)^2) + mean((0.5+1)^2, (-3+1)^2)) / 2 = (2.5 + 3.125) / 2
+#         G: mean(0.5^2, (-3)^2) / 2 = 4.625 / 2
+# and hinge with margin 2: D: mean(max(0, 2-2), max(0, 2+1)) + mean(max(0, 2+0.5), max(0, 2-3))
+#   = 1.5 + 1.25;  G: -mean(fake) = 1.25 (no margin in G's loss)
+@pytest.mark.parametrize(("name", "params", "d_want", "g_want"), [
+    ("lsgan", {"a": -1.0, "b": 1.0, "c": 0.0}, 2.8125, 2.3125),
+    ("lsgan", {"a": 0.0, "b": 1.0, "c": 1.0}, 3.5625, 4.0625),  # the defaults: as before
+    ("hinge", {"margin": 2.0}, 2.75, 1.25),
+])
+def test_loss_parameters_by_hand(name, params, d_want, g_want):
+    bound = loss(name).with_params(params)
+    assert bound.d_loss(REAL, FAKE).item() == pytest.approx(d_want, rel=1e-6)
+    assert bound.g_loss(FAKE, None).item() == pytest.approx(g_want, rel=1e-6)
+
+
+def test_a_recipe_sets_loss_parameters_and_config_json_records_them_all():
+    recipe = resolve_recipe("dcgan", ["loss={name: lsgan, a: -1, b: 1, c: 0}"])
+    assert (recipe.loss, recipe.loss_params) == ("ganzoo:lsgan", {"a": -1.0, "b": 1.0, "c": 0.0})
+    assert all(isinstance(v, float) for v in recipe.loss_params.values())  # typed: -1 -> -1.0
+    assert recipe.to_dict()["loss"] == {"name": "ganzoo:lsgan", "a": -1.0, "b": 1.0, "c": 0.0}
+    # a bare name keeps every default, and config.json still records them
+    plain = resolve_recipe("dcgan-lsgan")
+    assert plain.to_dict()["loss"] == {"name": "ganzoo:lsgan", "a": 0.0, "b": 1.0, "c": 1.0}
+    # --set loss.PARAM on a recipe that writes its loss as a name
+    one = resolve_recipe("dcgan-lsgan", ["loss.c=0.5"])
+    assert one.loss_params == {"a": 0.0, "b": 1.0, "c": 0.5}
+    # a loss without parameters stays a plain name in config.json
+    assert resolve_recipe("dcgan").to_dict()["loss"] == "ganzoo:bce-ns"
+
+
+def test_an_old_config_json_with_a_bare_loss_name_still_loads():
+    """Runs made before losses took parameters record ``"loss": "ganzoo:lsgan"``; sample,
+    export and --resume read them with the loss's defaults."""
+    config = {"recipe": {**resolve_recipe("dcgan-lsgan").to_dict(), "loss": "ganzoo:lsgan"},
+              "data": {"channels": 1, "num_classes": 0}}
+    recipe = recipe_from_config(config, get_table())
+    assert (recipe.loss, recipe.loss_params) == ("ganzoo:lsgan", {"a": 0.0, "b": 1.0, "c": 1.0})
+    again = recipe_from_config({**config, "recipe": recipe.to_dict()}, get_table())
+    assert again.loss_params == recipe.loss_params
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    (["loss={name: lsgan, d: 1}"], r"recipe 'dcgan': loss 'ganzoo:lsgan' has no parameter 'd': "
+                                   r"its parameters, with their defaults: a 0, b 1, c 1"),
+    (["loss={name: lsgan, aa: 1}"], r"has no parameter 'aa': did you mean 'a'\?"),
+    (["loss={name: lsgan, a: high}"], r"recipe 'dcgan': loss.a must be a number, got 'high' \(a "
+                                      r"float parameter of loss 'ganzoo:lsgan', default 0.0\)"),
+    (["loss={name: lsgan, a: true}"], r"loss.a must be a number, got True"),
+    (["loss=hinge", "loss.margin=[1, 2]"], r"loss.margin must be a number, got \[1, 2\]"),
+    (["loss.margin=2"], r"loss 'ganzoo:bce-ns' takes no parameters, got 'margin'"),
+    (["loss={a: 1}"], r"recipe 'dcgan': loss \{'a': 1\} needs a 'name' naming the loss"),
+    (["loss=[lsgan]"], r"loss must be a name such as 'hinge', got \['lsgan'\]; to set a "
+                       r"loss's parameters write a mapping"),
+])
+def test_bad_loss_parameters_are_one_clear_error(overrides, message):
+    with pytest.raises(GanzooError, match=message):
+        resolve_recipe("dcgan", overrides)
+
+
+def make_plugin(**hooks) -> types.SimpleNamespace:
+    return types.SimpleNamespace(**{name: ganzoo.hookimpl(fn) for name, fn in hooks.items()})
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"params": {"margin": 1.0}}, r"parameter 'margin' is taken by neither d_loss nor g_loss"),
+    ({"params": {"m": None}}, r"parameter 'm' needs a default of type bool, int, float or str"),
+    ({"params": {"name": 1.0}}, r"parameter name 'name' must be a Python identifier other than "
+                                r"'name'"),
+    ({"params": [("m", 1.0)]}, r"params must map parameter names to their defaults"),
+    ({"d_loss": lambda r, f, *, m: f.mean()}, r"d_loss requires the argument 'm'; declare it in "
+                                              r"params with its default"),
+])
+def test_a_loss_with_badly_declared_parameters_is_refused(fields, message):
+    def register_losses(register):
+        register("probe", **{"d_loss": lambda r, f: f.mean(), "g_loss": lambda f, r: -f.mean(),
+                             **fields})
+
+    with pytest.raises(GanzooError, match=r"plugin 'acme' loss 'probe': " + message):
+        host.register_plugin(make_plugin(register_losses=register_losses), "acme")
+    assert "probe" not in get_table().names("loss")
+
+
+def test_the_training_loop_passes_each_function_the_parameters_it_names(tmp_path, fashion):
+    seen: dict[str, list] = {"d": [], "g": []}
+
+    def d_loss(real, fake, **params):
+        seen["d"].append(params)
+        return fake.mean() - real.mean()
+
+    def g_loss(fake, real=None, *, scale):
+        seen["g"].append(scale)
+        return -scale * fake.mean()
+
+    def register_losses(register):
+        register("probe", d_loss=d_loss, g_loss=g_loss,
+                 params={"scale": 1.0, "flag": False, "mode": "x", "k": 2})
+
+    plugin = make_plugin(register_losses=register_losses)
+    host.register_plugin(plugin, "acme")
+    try:
+        trainer = tiny_trainer(tmp_path, fashion, "loss={name: probe, scale: 3, flag: true}")
+        trainer.train_step()
+    finally:
+        host.unregister_plugin(plugin, "acme")
+    # **params receives every parameter; g_loss only the one it names; types as declared
+    assert seen["d"] == [{"scale": 3.0, "flag": True, "mode": "x", "k": 2}]
+    assert seen["g"] == [3.0] and isinstance(seen["g"][0], float)
+
+
+def test_cli_trains_with_a_loss_parameter_set_and_records_it(tmp_path):
+    run = tmp_path / "run"
+    proc = run_cli("train", "--arch", "dcgan-lsgan", "--steps", "2", "--out", str(run), *TINY,
+                   "--set", "loss.a=-1", "--set", "loss.c=0")
+    assert "loss ganzoo:lsgan (a -1, b 1, c 0)" in proc.stderr
+    config = json.loads((run / "config.json").read_text())
+    assert config["recipe"]["loss"] == {"name": "ganzoo:lsgan", "a": -1.0, "b": 1.0, "c": 0.0}
+    assert len(list((run / "checkpoints").glob("step-*.safetensors"))) >= 1
+    # what --resume and sample read back is the same loss with the same values
+    again = recipe_from_config(config, table=get_table())
+    assert (again.loss, again.loss_params) == ("ganzoo:lsgan", {"a": -1.0, "b": 1.0, "c": 0.0})

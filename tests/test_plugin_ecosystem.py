@@ -56,14 +56,24 @@ BROKEN = {
                    "pin ganzoo-fixture-broken<0.1.0",
     "command-clash": "adds the command(s) train that the ganzoo command line already has",
     "no-hooks": "implements no ganzoo hook: mark register_losses with @ganzoo.hookimpl",
-    "malformed-recipe": "plugin 'malformed-recipe' recipe 'recipe-bad': generator must be a "
-                        "mapping with 'arch' naming an architecture",
     "replaces-missing": "loss 'replaces-missing:phantom' replaces 'ganzoo:phantom', which no "
                         "installed plugin provides; known losses: ",
 }
 # names the broken plugins registered before failing: none may survive
 BROKEN_LEFTOVERS = ("malformed-ok", "raises-first", "from-the-future", "never", "unmarked",
-                    "recipe-ok", "phantom")
+                    "phantom")
+# the malformed-recipe plugin's bad recipes, dropped one by one (the plugin and its
+# recipe-ok load): full name -> what the reason must say
+DROPPED = {
+    "malformed-recipe:recipe-bad": "plugin 'malformed-recipe' recipe 'recipe-bad': generator "
+                                   "must be a mapping with 'arch' naming an architecture",
+    "malformed-recipe:recipe-bad-train": "plugin 'malformed-recipe' recipe 'recipe-bad-train': "
+                                         "train.batch must be an integer, got 'many'",
+    "malformed-recipe:recipe-bad-generator": "recipe 'recipe-bad-generator': generator.ngf "
+                                             "must be an integer, got 'wide'",
+    "malformed-recipe:recipe-bad-loss": "recipe 'recipe-bad-loss': loss 'ganzoo:lsgan' has no "
+                                        "parameter 'd'",
+}
 # a 1-step run small enough for a test, on the good plugin's 16 synthetic images
 TINY_RUN = ("--data", "good-stripes", "--steps", "1", "--batch", "4", "--quiet",
             "--set", "train.resolution=16", "--set", "generator.ngf=4",
@@ -145,6 +155,31 @@ def test_each_broken_plugin_is_listed_as_failed_with_its_reason(listing, entry_p
     assert "failed to load and was skipped" in line and BROKEN[entry_point] in line
 
 
+def test_a_plugin_with_bad_recipes_keeps_its_good_ones(listing, env):
+    found, stderr = listing
+    status = found["malformed-recipe"]
+    assert (status["status"], status["error"]) == ("loaded", "")
+    assert status["provides_by_kind"] == {"recipe": ["malformed-recipe:recipe-ok"]}
+    assert set(status["dropped"]) == set(DROPPED)
+    for full_name, reason in DROPPED.items():
+        assert reason in status["dropped"][full_name]
+        line = next(x for x in stderr.splitlines() if f"recipe '{full_name}' was dropped" in x)
+        assert line.startswith("ganzoo: plugin 'malformed-recipe' (ganzoo-fixture-broken 0.1.0)")
+        assert reason in line
+    out = run_cli("plugins", "list", env=env).stdout
+    assert re.search(r"dropped +recipe malformed-recipe:recipe-bad-train: .*train\.batch must "
+                     r"be an integer", out)
+    names = {r["full_name"] for r in json.loads(
+        run_cli("zoo", "list", "*", "--json", env=env).stdout)}
+    assert "malformed-recipe:recipe-ok" in names and not names & set(DROPPED)
+    # asking for a dropped recipe repeats why, instead of "unknown arch"
+    proc = run_cli("train", "--arch", "recipe-bad-generator", check=False, env=env)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        "error: recipe 'malformed-recipe:recipe-bad-generator' was dropped when its plugin "
+        "loaded: recipe 'recipe-bad-generator': generator.ngf must be an integer, got 'wide'")
+
+
 def test_broken_plugins_leave_nothing_behind_and_the_rest_works(env):
     rows = json.loads(run_cli("zoo", "list", "*", "--kind", "all", "--json", env=env).stdout)
     names = {r["name"] for r in rows}
@@ -167,7 +202,7 @@ def test_plugins_list_human_output_with_builtins(env):
 
 def test_plugin_errors_raise_shows_the_full_traceback(site):
     # (tests/test_plugins.py covers an import error; this is an exception inside a hook)
-    others = ",".join(sorted(set(BROKEN) - {"hook-raises"}))
+    others = ",".join(sorted(set(BROKEN) - {"hook-raises"} | {"malformed-recipe"}))
     proc = run_cli("zoo", "list", check=False, env=env_for(
         site, GANZOO_PLUGIN_ERRORS="raise", GANZOO_DISABLE_PLUGINS=others))
     assert proc.returncode == 1
@@ -214,8 +249,8 @@ def test_short_name_clash_is_an_error_naming_both_packages_and_full_names(env):
     assert "GANZOO_DISABLE_PLUGINS=clash" in error
 
 
-@pytest.mark.parametrize(("arch", "loss"), [("dcgan", "override:bce-ns"),
-                                          ("ganzoo:dcgan-hinge", "ganzoo:hinge")])
+@pytest.mark.parametrize(("arch", "loss"), [
+    ("dcgan", "override:bce-ns"), ("ganzoo:dcgan-hinge", {"name": "ganzoo:hinge", "margin": 1.0})])
 def test_builtin_recipes_keep_their_short_names_when_a_plugin_clashes(env, tmp_path, arch, loss):
     # registry.yaml says 'arch: dcgan': read in the recipe's own plugin, ganzoo, it is not
     # ambiguous with clash:dcgan; override's explicit replaces= still takes over 'bce-ns'
@@ -365,9 +400,11 @@ def test_new_plugin_package_has_the_expected_files(scaffold):
     package, _ = scaffold
     files = sorted(str(p.relative_to(package)) for p in package.rglob("*") if p.is_file())
     assert files == ["README.md", "pyproject.toml", "src/ganzoo_acme/__init__.py",
-                     "tests/test_acme.py"]
+                     "src/ganzoo_acme/registry.yaml", "tests/test_acme.py"]
     pyproject = (package / "pyproject.toml").read_text()
     assert '[project.entry-points.ganzoo]\nacme = "ganzoo_acme"' in pyproject
+    # the recipes file goes into the wheel: a non-editable install needs it
+    assert '[tool.setuptools.package-data]\nganzoo_acme = ["registry.yaml"]' in pyproject
     assert "$" not in "".join(p.read_text() for p in package.rglob("*") if p.is_file())
 
 
@@ -379,8 +416,10 @@ def test_new_plugin_is_listed_after_install(scaffold):
     assert (acme["distribution"], acme["version"], acme["status"]) == (
         "ganzoo-acme", "0.1.0", "loaded")
     assert acme["hooks"] == ["register_architectures", "register_recipes"]
+    # installed from a wheel (not editable): the recipe comes from the packaged registry.yaml
     assert acme["provides_by_kind"] == {"architecture": ["acme:acme-gan"],
                                         "recipe": ["acme:acme-gan-32"]}
+    assert acme["dropped"] == {}
     assert acme["plugin_api"] == str(ganzoo.PLUGIN_API)
 
 
@@ -408,7 +447,7 @@ def test_new_plugin_passes_its_own_tests(scaffold):
                           cwd=package, env={**os.environ, **env}, capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "3 passed" in proc.stdout
+    assert "4 passed" in proc.stdout  # the last one builds the wheel and finds registry.yaml
 
 
 @pytest.mark.parametrize("name", [

@@ -208,6 +208,25 @@ def test_a_malformed_recipe_is_rejected_when_registered(recipe, message):
     assert not {"good-one", "bad"} & set(host.get_table().names("recipe"))
 
 
+@pytest.mark.parametrize(("recipe", "message"), [
+    (_dcgan_recipe(generator={"arch": "dcgan", "ngf": "wide"}),
+     "recipe 'bad': generator.ngf must be an integer, got 'wide'"),
+    (_dcgan_recipe(loss={"name": "lsgan", "d": 1}),
+     "recipe 'bad': loss 'ganzoo:lsgan' has no parameter 'd'"),
+    (_dcgan_recipe(loss="nosuch"), "unknown loss 'nosuch'"),
+])
+def test_an_in_process_recipe_that_does_not_resolve_is_rejected(recipe, message):
+    # an entry point's bad recipe is dropped alone (tests/test_plugin_ecosystem.py); an
+    # in-process plugin is a test's, which wants the error itself
+    def register_recipes(register):
+        register("good-one", _dcgan_recipe())
+        register("bad", recipe)
+
+    with pytest.raises(GanzooError, match=message):
+        host.register_plugin(make_plugin(register_recipes=register_recipes), "acme")
+    assert not {"good-one", "bad"} & set(host.get_table().names("recipe"))
+
+
 @pytest.mark.parametrize(("kind_hook", "name", "replaces", "message"), [
     ("register_architectures", "dcgan", "ganzo:dcgan",
      r"architecture 'acme:dcgan' replaces 'ganzo:dcgan', which no installed plugin provides "

@@ -59,6 +59,7 @@ def _print_plugins(statuses: list) -> None:
         if s.commands:
             lines.append(("commands", ", ".join(f"ganzoo {c}" for c in s.commands)))
         lines += [("clash", clash) for clash in s.clashes]
+        lines += [("dropped", f"recipe {name}: {why}") for name, why in s.dropped.items()]
         width = max((len(label) for label, _ in lines), default=0)
         for label, value in lines:
             typer.echo(f"  {label:<{width}}  {value}")

@@ -11,6 +11,7 @@ import typer
 from ganzoo.cli.app import zoo_app
 from ganzoo.components import KINDS, PLURALS
 from ganzoo.errors import GanzooError
+from ganzoo.loss_params import DEFAULT_LOSS, loss_entry
 
 KIND_ALIASES = {
     "recipes": "recipe", "recipe": "recipe",
@@ -60,12 +61,13 @@ def zoo_list(
                    "paper": getattr(c.value, "paper", "")}
             if k == "recipe":
                 spec = c.value.spec
+                loss, loss_params = loss_entry(spec.get("loss", DEFAULT_LOSS), c.full_name)
                 row.update(generator=spec.get("generator", {}).get("arch"),
                            discriminator=spec.get("discriminator", {}).get("arch"),
-                           loss=spec.get("loss", "bce-ns"),
+                           loss=loss, loss_params=loss_params,
                            resolution=(spec.get("train") or {}).get("resolution", 32))
             elif k == "loss":
-                row.update(companions=c.value.companions())
+                row.update(companions=c.value.companions(), params=dict(c.value.params))
             elif k == "regularizer":
                 row.update(weight=c.value.weight, interval=c.value.interval)
             elif k == "weights":
@@ -91,6 +93,13 @@ def _ambiguous(table, kind: str, name: str) -> bool:
     except AmbiguousNameError:
         return True
     return False
+
+
+def _parameters(row: dict) -> str:
+    """``parameters: a 0 (float), ...`` for a loss row that has any ('' otherwise)."""
+    params = row.get("params") or {}
+    shown = ", ".join(f"{key} {value!r} ({type(value).__name__})" for key, value in params.items())
+    return f"parameters (loss: {{name: {row['name']}, ...}}): {shown}" if shown else ""
 
 
 def _short_paper(url: str) -> str:
@@ -128,14 +137,18 @@ def _print_table(rows: list[dict], kinds: list[str]) -> None:
             clashes |= row["clash"]
             if k == "recipe":
                 g, d = (str(row[c]).split(":")[-1] for c in ("generator", "discriminator"))
-                cells += [str(row["resolution"]), g if g == d else f"{g} / {d}",
-                          str(row["loss"]).split(":")[-1]]
+                loss = str(row["loss"]).split(":")[-1]
+                if row["loss_params"]:
+                    loss += " (" + ", ".join(f"{key} {value}" for key, value
+                                             in row["loss_params"].items()) + ")"
+                cells += [str(row["resolution"]), g if g == d else f"{g} / {d}", loss]
             if k == "regularizer":
                 cells += [f"{row['weight']:g}", str(row["interval"])]
             if k == "weights":
                 cells += [", ".join(f"{key} {value:.2f}" for key, value in row["scores"].items())
                           or "-", str(row["steps"]), f"{row['size'] / 1e6:.1f}"]
-            extra = f"\n{row['companions']}" if row.get("companions") else ""
+            extra = "".join(f"\n{line}" for line in (_parameters(row), row.get("companions"))
+                            if line)
             source = " · ".join([row["full_name"].split(":")[0]]
                                 + ([_short_paper(row["paper"])] if row["paper"] else []))
             cells += [f"{row['description']}{extra}\n[dim]{escape(source)}[/dim]"]

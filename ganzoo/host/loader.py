@@ -35,6 +35,7 @@ from ganzoo.components import KINDS, PLURALS, Component, NameTable
 from ganzoo.errors import AmbiguousNameError, GanzooError, UnknownComponentError
 from ganzoo.hooks import PLUGIN_API
 from ganzoo.host.api import check_api
+from ganzoo.host.recipe_checks import bad_recipes, drop_recipe
 from ganzoo.host.registration import check_hooks, collect, implemented_hooks
 from ganzoo.version import __version__
 
@@ -75,6 +76,8 @@ class PluginStatus:
     clashes: list[str] = field(default_factory=list)
     plugin_api: str = ""  # the range the plugin declares, e.g. "1..2"; "" when it declares none
     traceback: str = ""
+    # recipes dropped for failing their checks (the plugin stays loaded): full name -> why
+    dropped: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -171,7 +174,7 @@ def fail_plugin(host: PluginHost, plugin: object | None, status: PluginStatus,
     status.status = "failed"
     status.error = _reason(exc)
     status.provides, status.provides_by_kind, status.replaces = [], {}, {}
-    status.commands = []
+    status.commands, status.dropped = [], {}
     status.traceback = "".join(traceback.format_exception(exc))
     if _raise_plugin_errors():
         raise PluginLoadError(f"plugin '{status.name}' ({status.distribution} {status.version}) "
@@ -211,8 +214,24 @@ def load_plugins() -> PluginHost:
             if host.only is None or _named(ep, host.only):
                 statuses.append(_load_entry_point(host, ep, disabled))
         _fail_missing_replacements(host)
+    _drop_bad_recipes(host)
     _note_clashes(host)
     return host
+
+
+def _drop_bad_recipes(host: PluginHost) -> None:
+    """Take out each recipe that does not resolve against all plugins' components, keeping its
+    plugin; one line per recipe dropped (here or at registration), or stop (errors=raise)."""
+    owners = {s.name: s for s in host.statuses if s.status == "loaded"}
+    for full_name, reason in bad_recipes(host.table, host.table.components("recipe")).items():
+        drop_recipe(host.table, owners.get(full_name.split(":")[0]), full_name, reason)
+    for status in host.statuses:
+        for full_name, reason in status.dropped.items():
+            who = f"plugin '{status.name}' ({status.distribution} {status.version})"
+            if _raise_plugin_errors():
+                raise PluginLoadError(f"{who}: recipe '{full_name}' is invalid: {reason}")
+            print(f"ganzoo: {who}: recipe '{full_name}' was dropped, the rest of the plugin "
+                  f"loaded: {reason}", file=sys.stderr)
 
 
 def _check_replaced_exist(host: PluginHost, status: PluginStatus) -> None:
@@ -310,11 +329,15 @@ def _load_entry_point(host: PluginHost, ep: metadata.EntryPoint,
         status.hooks = check_hooks(pm, plugin)
         pm.register(plugin, name=f"entrypoint:{ep.name}")
         host.owners[f"entrypoint:{ep.name}"] = status
-        found = collect(pm, plugin, ep.name, status.distribution)
+        dropped: dict[str, str] | None = None if _raise_plugin_errors() else {}
+        found = collect(pm, plugin, ep.name, status.distribution, dropped)
         _add_all(host.table, found)
         _record(status, found)
     except (Exception, SystemExit) as exc:  # a broken plugin must never break ganzoo
         fail_plugin(host, plugin, status, exc)
+        return status
+    for full_name, reason in (dropped or {}).items():
+        drop_recipe(host.table, status, full_name, reason)
     return status
 
 
@@ -343,7 +366,7 @@ def reset() -> None:
 def register_plugin(plugin: object, name: str, distribution: str = "(in-process)") -> PluginStatus:
     """Register a plugin object in-process, as if it came from an entry point (for tests).
 
-    Unlike an entry point, a broken object raises here, so a test sees the error directly.
+    Unlike an entry point, a broken object (or recipe) raises here, so a test sees the error.
     """
     host = get_host()
     status = PluginStatus(name, distribution, "", builtin=False)
@@ -355,6 +378,9 @@ def register_plugin(plugin: object, name: str, distribution: str = "(in-process)
         _add_all(host.table, found)
         _record(status, found)
         _check_replaced_exist(host, status)
+        bad = bad_recipes(host.table, [c for c in found if c.kind == "recipe"])
+        if bad:
+            raise GanzooError(next(iter(bad.values())))
     except Exception:
         host.pm.unregister(plugin)
         host.table.remove_plugin(name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pluggy
@@ -37,8 +37,13 @@ HOOK_KINDS: dict[str, tuple[str, Callable[..., Any]]] = {
 
 
 def make_register(kind: str, build: Callable[..., Any], out: list[Component],
-                   plugin: str, distribution: str) -> Callable[..., None]:
-    """The ``register`` callback handed to one plugin's hook; validates what it receives."""
+                   plugin: str, distribution: str,
+                   dropped: dict[str, str] | None = None) -> Callable[..., None]:
+    """The ``register`` callback handed to one plugin's hook; validates what it receives.
+
+    A malformed recipe raises, failing the plugin, unless ``dropped`` is given: then it is
+    left out and recorded there (full name -> reason), and the plugin's other components stay.
+    """
 
     def register(name: Any, value: Any = None, /, *, replaces: str | None = None,
                  **fields: Any) -> None:
@@ -50,24 +55,37 @@ def make_register(kind: str, build: Callable[..., Any], out: list[Component],
         if replaces is not None:
             _check_replaces(kind, name, replaces, plugin)
         if kind == "recipe":
-            if not isinstance(value, dict):
-                raise GanzooError(
-                    f"plugin '{plugin}' registered recipe '{name}' with a "
-                    f"{type(value).__name__}; a recipe is a mapping like a registry.yaml entry"
-                )
-            # what `ganzoo zoo list` reads from every recipe must be there before it is listed
-            check_recipe_shape(value, f"plugin '{plugin}' recipe '{name}'")
+            source = str(fields.get("source", ""))
+            where = f"plugin '{plugin}' recipe '{name}'" + (f" (from {source})" if source
+                                                            else "")
+            try:
+                if not isinstance(value, dict):
+                    raise GanzooError(f"{where} is a {type(value).__name__}; a recipe is a "
+                                      "mapping like a registry.yaml entry")
+                # what `ganzoo zoo list` reads from every recipe must be there before it is
+                # listed
+                check_recipe_shape(value, where)
+            except GanzooError as exc:
+                if dropped is None:
+                    raise
+                dropped[f"{plugin}:{name}"] = str(exc)
+                return
             fields = {
                 "spec": value,
                 "description": str(value.get("description", "")),
                 "paper": str(value.get("paper", "")),
-                "source": str(fields.get("source", "")),
+                "source": source,
             }
         elif value is not None:
             raise GanzooError(f"plugin '{plugin}' registered {kind} '{name}' with a positional "
                               f"value; pass its parts by keyword (see docs/hooks.md)")
-        if kind == "loss" and isinstance(fields.get("regularizers"), list):
-            fields["regularizers"] = tuple(fields["regularizers"])
+        if kind == "loss":
+            if isinstance(fields.get("regularizers"), list):
+                fields["regularizers"] = tuple(fields["regularizers"])
+            if fields.get("params", {}) is None:
+                del fields["params"]
+            elif isinstance(fields.get("params"), Mapping):
+                fields["params"] = dict(fields["params"])
         if kind == "feature_extractor":
             if fields.get("score_names", {}) is None:
                 del fields["score_names"]
@@ -167,12 +185,13 @@ def call_hook(impl: Any, hook: str, **arguments: Any) -> None:
 
 
 def collect(pm: pluggy.PluginManager, plugin: object, namespace: str,
-             distribution: str) -> list[Component]:
-    """Call each of one plugin's register hooks; returns what it registered."""
+            distribution: str, dropped: dict[str, str] | None = None) -> list[Component]:
+    """Call each of one plugin's register hooks; returns what it registered (malformed
+    recipes go to ``dropped`` when it is given, see :func:`make_register`)."""
     found: list[Component] = []
     for hook_name, (kind, build) in HOOK_KINDS.items():
         for impl in getattr(pm.hook, hook_name).get_hookimpls():
             if impl.plugin is plugin:
-                call_hook(impl, hook_name,
-                           register=make_register(kind, build, found, namespace, distribution))
+                call_hook(impl, hook_name, register=make_register(
+                    kind, build, found, namespace, distribution, dropped))
     return found

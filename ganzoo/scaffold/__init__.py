@@ -21,6 +21,7 @@ FILES = {
     "pyproject.toml.tmpl": "pyproject.toml",
     "README.md.tmpl": "README.md",
     "plugin.py.tmpl": "src/$module/__init__.py",
+    "registry.yaml.tmpl": "src/$module/registry.yaml",
     "test_plugin.py.tmpl": "tests/test_$snake.py",
 }
 MAX_NAME = 40

@@ -1,7 +1,8 @@
 """Built-in adversarial losses, on raw logits / critic scores.
 
 Every loss is a pair of pure functions of D's outputs: ``d_loss(real, fake)`` and
-``g_loss(fake, real)``. With D's logit ``l`` and ``sigmoid(l) = P(real)``:
+``g_loss(fake, real)``, plus the keyword parameters it declares (lsgan's targets, hinge's
+margin; their defaults are the papers'). With D's logit ``l`` and ``sigmoid(l) = P(real)``:
 ``-log sigmoid(l) = softplus(-l)`` and ``-log(1 - sigmoid(l)) = softplus(l)`` (stable for any
 logit). What a loss needs besides (a gradient penalty, weight clipping) it declares as
 companions; training settings it needs (n_critic, betas) live in its recipes in registry.yaml.
@@ -29,6 +30,10 @@ WGAN_GP_LAMBDA = 10.0  # Gulrajani et al. 2017
 # R1 and R2 weight (gamma) the rpgan loss brings; recipes set their own (R3GAN: 0.05 on
 # CIFAR-10, up to 2 at 64x64), and train.schedule=cosine decays it with the learning rate.
 RPGAN_GAMMA = 0.1
+# Mao et al. 2017's targets: D regresses fakes to a and reals to b, G pushes fakes to c. These
+# (0-1 coding) are the defaults; their a=-1, b=1, c=0 minimises the Pearson chi^2 divergence.
+LSGAN_TARGETS = {"a": 0.0, "b": 1.0, "c": 1.0}
+HINGE_MARGIN = 1.0
 
 
 # -- BCE (Goodfellow et al. 2014) --------------------------------------------------------------
@@ -52,9 +57,10 @@ def bce_ns_g_loss(fake: torch.Tensor, real: torch.Tensor | None = None) -> torch
 # -- hinge (Lim & Ye 2017; Miyato et al. 2018) -------------------------------------------------
 
 
-def hinge_d_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    """E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))]: only margin violations are penalised."""
-    return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
+def hinge_d_loss(real: torch.Tensor, fake: torch.Tensor, *,
+                 margin: float = HINGE_MARGIN) -> torch.Tensor:
+    """E[max(0, m - D(x))] + E[max(0, m + D(G(z)))]: only margin violations are penalised."""
+    return F.relu(margin - real).mean() + F.relu(margin + fake).mean()
 
 
 def hinge_g_loss(fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
@@ -93,14 +99,16 @@ class WeightClip:
 # -- least squares (Mao et al. 2017) -----------------------------------------------------------
 
 
-def lsgan_d_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    """1/2 E[(D(x) - 1)^2] + 1/2 E[D(G(z))^2] (targets b=1 for real, a=0 for fake)."""
-    return 0.5 * (real - 1.0).square().mean() + 0.5 * fake.square().mean()
+def lsgan_d_loss(real: torch.Tensor, fake: torch.Tensor, *, a: float = LSGAN_TARGETS["a"],
+                 b: float = LSGAN_TARGETS["b"]) -> torch.Tensor:
+    """1/2 E[(D(x) - b)^2] + 1/2 E[(D(G(z)) - a)^2]: reals regressed to b, fakes to a."""
+    return 0.5 * (real - b).square().mean() + 0.5 * (fake - a).square().mean()
 
 
-def lsgan_g_loss(fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
-    """1/2 E[(D(G(z)) - 1)^2] (target c=1)."""
-    return 0.5 * (fake - 1.0).square().mean()
+def lsgan_g_loss(fake: torch.Tensor, real: torch.Tensor | None = None, *,
+                 c: float = LSGAN_TARGETS["c"]) -> torch.Tensor:
+    """1/2 E[(D(G(z)) - c)^2]: G wants D to score its fakes c."""
+    return 0.5 * (fake - c).square().mean()
 
 
 # -- relativistic average (Jolicoeur-Martineau 2018) -------------------------------------------
@@ -143,7 +151,9 @@ def register_losses(register: RegisterLoss) -> None:
     register("bce-ns", d_loss=bce_d_loss, g_loss=bce_ns_g_loss,
              description="non-saturating BCE: G minimises -log D(G(z))", paper=GOODFELLOW)
     register("hinge", d_loss=hinge_d_loss, g_loss=hinge_g_loss,
-             description="hinge: D penalised only inside the margin, G maximises D(G(z))",
+             params={"margin": HINGE_MARGIN},
+             description="hinge: D penalised only inside the margin (reals above +margin, "
+                         "fakes below -margin), G maximises D(G(z))",
              paper=HINGE)
     register("wgan", d_loss=wasserstein_d_loss, g_loss=wasserstein_g_loss,
              after_d_step=WeightClip(WGAN_CLIP),
@@ -155,8 +165,10 @@ def register_losses(register: RegisterLoss) -> None:
              description="Wasserstein critic with a gradient penalty at real/fake "
                          "interpolates; its recipes train with n_critic 5, betas (0, 0.9)",
              paper=WGAN_GP)
-    register("lsgan", d_loss=lsgan_d_loss, g_loss=lsgan_g_loss,
-             description="least squares: D regresses reals to 1 and fakes to 0, G fakes to 1",
+    register("lsgan", d_loss=lsgan_d_loss, g_loss=lsgan_g_loss, params=LSGAN_TARGETS,
+             description="least squares: D regresses reals to b and fakes to a, G wants its "
+                         "fakes scored c (a 0, b 1, c 1; Mao et al.'s other choice is a -1, "
+                         "b 1, c 0)",
              paper=LSGAN)
     register("rpgan", d_loss=rpgan_d_loss, g_loss=rpgan_g_loss, uses_real_in_g=True,
              regularizers=({"name": "r1", "weight": RPGAN_GAMMA, "interval": 1},

@@ -25,16 +25,23 @@ def registry_path() -> Path:
                       "reinstall ganzoo")
 
 
-def read_recipes(path: Path) -> dict[str, dict[str, Any]]:
-    """Parse a registry file; a malformed one is an error naming the file, the entry and the
-    key. What needs the registry (architecture fields, component names) is checked when the
-    recipe is used, and those errors name the file too (:func:`register_recipe_file`)."""
+def _read_entries(path: Path) -> dict[Any, Any]:
+    """A registry file's entries, unchecked; an error if it is not YAML mapping names to
+    entries."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise GanzooError(f"{path} is not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise GanzooError(f"{path} must map recipe names to recipes")
+    return data
+
+
+def read_recipes(path: Path) -> dict[str, dict[str, Any]]:
+    """Parse a registry file; a malformed entry is an error naming the file, the entry and the
+    key. What needs the registry (architecture fields, component names) is checked once the
+    plugins have registered, and those errors name the file too (:func:`register_recipe_file`)."""
+    data = _read_entries(path)
     for name, spec in data.items():
         if not isinstance(spec, dict):
             raise GanzooError(f"{path}: entry '{name}' must be a mapping, got {spec!r}")
@@ -44,8 +51,9 @@ def read_recipes(path: Path) -> dict[str, dict[str, Any]]:
 
 def register_recipe_file(register: RegisterRecipe, path: Path) -> None:
     """Register every recipe of a ``registry.yaml``-style file; plugins can call this from
-    their ``register_recipes`` hook so their recipes' errors name their file too."""
-    for name, spec in read_recipes(Path(path)).items():
+    their ``register_recipes`` hook so their recipes' errors name their file too. Each entry
+    is checked as it is registered: a malformed one is dropped alone, naming the file."""
+    for name, spec in _read_entries(Path(path)).items():
         register(str(name), spec, source=str(path))
 
 
