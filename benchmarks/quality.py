@@ -129,8 +129,9 @@ def main() -> None:
     rows: dict[str, list[dict]] = {}
     with TemporaryDirectory() as tmp:
         root = args.runs_dir or Path(tmp)
-        for name in [BASELINE, *recipes]:
-            for seed in seeds:
+        # Seed by seed, so that a table stopped early still holds whole side-by-side rounds.
+        for seed in seeds:
+            for name in [BASELINE, *recipes]:
                 out = root / f"{name}-s{seed}"
                 wall = train(name, out, args, seed)
                 fakes, num_classes, steps = samples(name, out, args.n, 0, table)
