@@ -21,16 +21,17 @@ def generate_images(G: nn.Module, n: int, *, nz: int, num_classes: int = 0, seed
                     batch: int = 250, device: str | torch.device = "cpu",
                     fast: FastPath | None = None,
                     postprocess: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                    ) -> torch.Tensor:
+                    progress: Callable[[int], None] | None = None) -> torch.Tensor:
     """``n`` samples of ``G`` on the CPU: float32 in [-1, 1], or what ``postprocess`` makes of
     each batch (e.g. uint8). Conditional generators get ``class_index``, or the classes in turn;
     ``truncation`` psi keeps every latent element within [-psi, psi].
 
     ``fast`` runs G under its autocast (bf16 sampling); memory stays flat as ``n`` grows.
+    ``progress`` is called with the number of images of each batch once it is drawn.
     """
     return generate_from(G, sample_latents(n, nz, seed, truncation),
                          class_labels(n, num_classes, class_index), batch=batch,
-                         device=device, fast=fast, postprocess=postprocess)
+                         device=device, fast=fast, postprocess=postprocess, progress=progress)
 
 
 @torch.no_grad()
@@ -38,7 +39,7 @@ def generate_from(G: nn.Module, z: np.ndarray, labels: np.ndarray | None = None,
                   batch: int = 250, device: str | torch.device = "cpu",
                   fast: FastPath | None = None,
                   postprocess: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                  ) -> torch.Tensor:
+                  progress: Callable[[int], None] | None = None) -> torch.Tensor:
     """:func:`generate_images` for given latents ``z`` ``[N, nz]`` (and ``labels`` ``[N]``)."""
     device = torch.device(device)
     was_training = G.training
@@ -52,6 +53,8 @@ def generate_from(G: nn.Module, z: np.ndarray, labels: np.ndarray | None = None,
             with fast.autocast(device) if fast else contextlib.nullcontext():
                 images = G(zb, lb).float()
             out.append((postprocess(images) if postprocess else images).cpu())
+            if progress is not None:
+                progress(len(zb))
     finally:
         G.train(was_training)
     return torch.cat(out)

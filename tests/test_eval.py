@@ -4,6 +4,10 @@ reference statistics are cached; ganzoo eval / train --eval-every record their p
 from __future__ import annotations
 
 import json
+import os
+import pty
+import subprocess
+import sys
 import types
 
 import numpy as np
@@ -171,6 +175,34 @@ def test_cli_eval_appends_a_record_with_its_protocol(trained_run):
     assert (p["n_real"], p["n_fake"], p["seed"], p["step"]) == (1000, 200, 3, 2)
     assert p["reference"]["source"].endswith("fm1000.npz") and p["reference"]["cached"]
     assert "28x28" in p["resize"] and p["ganzoo_version"] == ganzoo.__version__
+
+
+def test_cli_eval_shows_a_progress_bar_on_a_terminal_only(trained_run):
+    """On a terminal (a real pseudo-terminal as stderr) eval draws a progress bar over the
+    images it generates; piped, as in CI logs, it prints none."""
+    run, env = trained_run
+    args = [sys.executable, "-m", "ganzoo", "eval", str(run), "--metrics", "fd", "-n", "300",
+            "--batch", "100", "--no-log"]
+    primary, secondary = pty.openpty()
+    try:
+        proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=secondary, text=True,
+                              env={**os.environ, **env}, timeout=300)
+        os.close(secondary)
+        terminal = b""
+        while True:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:  # the pty's other end is closed: everything was read
+                break
+            if not chunk:
+                break
+            terminal += chunk
+    finally:
+        os.close(primary)
+    assert proc.returncode == 0 and "fd-fmnist" in proc.stdout
+    assert b"drawing 300 images" in terminal and b"100%" in terminal, terminal
+    piped = run_cli("eval", str(run), "--metrics", "fd", "-n", "300", "--no-log", env=env)
+    assert "drawing" not in piped.stderr and "fd-fmnist" in piped.stdout
 
 
 def test_cli_eval_inception_needs_a_file_with_the_right_hash(trained_run, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -113,8 +114,6 @@ def _write(kind: str, output: Path, draw, *, n: int, nz: int, num_classes: int, 
            keys: int | None, frames: int, fps: float, done: str) -> None:
     """Draw and write ``-o`` with a progress bar on a terminal; an interrupted folder says
     how to finish it."""
-    import sys
-
     from ganzoo.image_files import FOLDER, GIF, Request, count_pngs, write_samples
     from ganzoo.latents import check_seed
 
@@ -192,9 +191,12 @@ def eval_(
     resolved = _resolve(run, table)
     run = resolved.path
     data = data or (resolved.dataset if run.is_file() else None)
-    result = evaluate(run, table=table, metrics=metrics, n=n, extractor=extractor,
-                      seed=seed, data=data, checkpoint=checkpoint, device=resolve_device(device),
-                      extractor_options=options, batch=batch)
+    with typer.progressbar(length=n, label=f"drawing {n} images", file=sys.stderr,
+                           hidden=not sys.stderr.isatty()) as bar:
+        result = evaluate(run, table=table, metrics=metrics, n=n, extractor=extractor,
+                          seed=seed, data=data, checkpoint=checkpoint,
+                          device=resolve_device(device), extractor_options=options, batch=batch,
+                          progress=bar.update)
     record = result.record()
     if run.is_dir() and not no_log:
         append_metrics(run, record)

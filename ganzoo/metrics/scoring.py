@@ -8,7 +8,7 @@ seed. :class:`EvalResult` carries all of that, and ``metrics.jsonl`` stores it w
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,11 +153,12 @@ def evaluate(run: Any, *, table: NameTable, metrics: str | Sequence[str] = METRI
              extractor: str = "fmnist", seed: int = 0, data: str | ImageData | None = None,
              checkpoint: Any = None, device: str | torch.device = "cpu",
              cache: Path | None = None, extractor_options: dict[str, Any] | None = None,
-             batch: int = 250) -> EvalResult:
+             batch: int = 250, progress: Callable[[int], None] | None = None) -> EvalResult:
     """Score a run's EMA generator (or a ``generator.safetensors``) against its dataset.
 
     ``data`` overrides the reference (a dataset name, a path, or loaded images); by default
-    it is the dataset the run trained on, at the run's resolution.
+    it is the dataset the run trained on, at the run's resolution. ``progress`` is called with
+    the number of images of each batch drawn (``ganzoo eval``'s progress bar).
     """
     if n < 2:
         raise GanzooError(f"-n must be at least 2, got {n}")
@@ -176,7 +177,7 @@ def evaluate(run: Any, *, table: NameTable, metrics: str | Sequence[str] = METRI
     reference = (data if isinstance(data, ImageData)
                  else load_data(str(data), cfg.resolution, table=table))
     fakes = generate_images(G, n, nz=cfg.nz, num_classes=cfg.num_classes, seed=seed,
-                            batch=batch, device=device, postprocess=quantize)
+                            batch=batch, device=device, postprocess=quantize, progress=progress)
     return score_images(fakes, reference, metrics=names, extractor=ex, seed=seed,
                         device=device, cache=cache, protocol={
                             "step": info["step"], "checkpoint": str(info["checkpoint"]),
