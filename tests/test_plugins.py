@@ -199,13 +199,7 @@ def test_an_explicit_replacement_wins_over_the_recipes_own_plugin():
     (_dcgan_recipe(trian={}), "has no key 'trian': did you mean 'train'"),
 ])
 def test_a_malformed_recipe_is_rejected_when_registered(recipe, message):
-    def register_recipes(register):
-        register("good-one", _dcgan_recipe())
-        register("bad", recipe)
-
-    with pytest.raises(GanzooError, match=message):
-        host.register_plugin(make_plugin(register_recipes=register_recipes), "acme")
-    assert not {"good-one", "bad"} & set(host.get_table().names("recipe"))
+    _assert_plugin_rejected_with_its_good_recipe(recipe, message)
 
 
 @pytest.mark.parametrize(("recipe", "message"), [
@@ -218,6 +212,12 @@ def test_a_malformed_recipe_is_rejected_when_registered(recipe, message):
 def test_an_in_process_recipe_that_does_not_resolve_is_rejected(recipe, message):
     # an entry point's bad recipe is dropped alone (tests/test_plugin_ecosystem.py); an
     # in-process plugin is a test's, which wants the error itself
+    _assert_plugin_rejected_with_its_good_recipe(recipe, message)
+
+
+def _assert_plugin_rejected_with_its_good_recipe(recipe, message):
+    """An in-process plugin registering a good recipe and ``recipe`` fails with ``message``
+    and leaves neither recipe in the name table."""
     def register_recipes(register):
         register("good-one", _dcgan_recipe())
         register("bad", recipe)
