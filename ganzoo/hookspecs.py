@@ -72,6 +72,10 @@ def register_architectures(register: RegisterArchitecture) -> None:
       forward pass at each.
     - ``conditional = True``: the model uses ``labels`` (int64 ``[N]``) when its config's
       ``num_classes > 0``. A run with ``train.conditional: true`` refuses models without it.
+    - ``soft_labels = True`` (conditional generators): ``labels`` may also be float class
+      weights ``[N, num_classes]`` that mix the class embeddings (``ganzoo.nn.embed_labels``
+      does it); a one-hot row must give exactly its integer label's image.
+      ``ganzoo sample --class-walk`` needs it.
     - Growing models (progressive growing): ``schedule(images_seen) -> dict`` on the generator
       (or, if the generator has none, the discriminator) maps the number of real images shown
       to D so far to a state, e.g. ``{"resolution": 16, "alpha": 0.5}``; before every training

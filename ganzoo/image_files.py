@@ -1,12 +1,13 @@
 """Where sampled images go, chosen by ``-o``: one PNG grid, a folder of PNGs (one file per
 image, the layout torch-fidelity and clean-fid read; resumable), an ``.npz`` of uint8 pixels
-(with the labels of a conditional generator), or a looped GIF of latent walks.
+(with the labels of a conditional generator), or a looped walk, GIF or MP4
+(:mod:`ganzoo.video`), through latents or, for a conditional generator, through classes.
 
 numpy and Pillow only: ``ganzoo sample`` (torch) and ``ganzoo generate`` (onnxruntime) hand
 :func:`write_samples` a function that turns latents into uint8 NHWC pixels, and both write the
 same files for a seed. Every output records how it was drawn (source, step, seed, truncation,
 classes): a PNG text chunk, the folder's ``ganzoo-samples.json``, an ``info`` entry of the
-``.npz``, the GIF's comment.
+``.npz``, the walk's comment.
 """
 
 from __future__ import annotations
@@ -25,21 +26,26 @@ from PIL import Image, PngImagePlugin
 from ganzoo.errors import GanzooError
 from ganzoo.fileio import TEMP_MARK, atomic_write, fsync_dir
 from ganzoo.images import MAX_GRID, cannot_write, check_output, make_grid
-from ganzoo.latents import class_labels, sample_latents, walk_latents
+from ganzoo.latents import class_labels, class_walk, sample_latents, walk_latents
+from ganzoo.video import GIF, MP4, encode_walk, mp4_codec
 
-GRID, FOLDER, NPZ, GIF = "grid", "folder", "npz", "gif"
+GRID, FOLDER, NPZ = "grid", "folder", "npz"
+WALKS = (GIF, MP4)
+SUFFIXES = {".npz": NPZ, ".gif": GIF, ".mp4": MP4}  # the kinds a suffix names (else a grid)
 MAX_FOLDER = 1_000_000  # six-digit file names
 MANIFEST = "ganzoo-samples.json"
 BATCH = 256
 
-# latents [N, nz] and labels [N] or None -> uint8 NHWC pixels [N, H, W, C]
+# latents [N, nz] and labels [N] (float class weights [N, classes] in a class walk) or None
+# -> uint8 NHWC pixels [N, H, W, C]
 Draw = Callable[[np.ndarray, np.ndarray | None], np.ndarray]
 Progress = Callable[[int], None]  # images (or frames) just written
 
 
 @dataclass(frozen=True)
 class Request:
-    """What to draw: ``n`` images (or walks) for ``seed``, and how it is recorded."""
+    """What to draw: ``n`` images (or walks) for ``seed``, and how it is recorded;
+    ``class_walk``: walks keep their latents and move through classes."""
 
     n: int
     nz: int
@@ -48,52 +54,63 @@ class Request:
     class_index: int | None = None
     truncation: float | None = None
     info: dict[str, Any] | None = None  # source, step, ... (recorded beside the images)
+    class_walk: bool = False
 
     def record(self) -> dict[str, Any]:
         drawn = {"seed": self.seed, "truncation": self.truncation, "latent_sampler":
                  "ganzoo-normal/1", "nz": self.nz}
-        if self.num_classes:
+        if self.num_classes and self.class_walk:
+            start = (f"class {self.class_index}" if self.class_index is not None
+                     else f"class i % {self.num_classes}")
+            drawn["classes"] = f"walk i goes from {start} through the next classes in turn"
+        elif self.num_classes:
             drawn["classes"] = (f"all {self.class_index}" if self.class_index is not None
                                 else f"image i has class i % {self.num_classes}")
         return {**(self.info or {}), **drawn}
 
 
 def output_kind(path: Path) -> str:
-    """:data:`GRID`, :data:`FOLDER` (a folder, or a name without a suffix), :data:`NPZ` or
-    :data:`GIF`, by ``path``; an unknown suffix is an error naming the choices."""
+    """:data:`GRID`, :data:`FOLDER` (a folder, or a name without a suffix), :data:`NPZ`,
+    :data:`GIF` or :data:`MP4`, by ``path``; an unknown suffix is an error naming the
+    choices."""
     path = Path(path)
     suffix = path.suffix.lower()
     if path.is_dir() or not suffix:
         return FOLDER
-    if suffix == ".npz":
-        return NPZ
-    if suffix == ".gif":
-        return GIF
+    if suffix in SUFFIXES:
+        return SUFFIXES[suffix]
     if Image.registered_extensions().get(suffix) not in Image.SAVE:
         raise GanzooError(f"cannot write images to {path}: unknown suffix {path.suffix}; use "
                           ".png (one grid), a folder name (one PNG per image), .npz (a uint8 "
-                          "array) or .gif (a latent walk, with --interpolate)")
+                          "array), or .gif or .mp4 (a walk, with --interpolate)")
     return GRID
 
 
-def check_request(kind: str, n: int, path: Path, interpolate: int | None) -> None:
-    """Fail before any model loads: a count the output cannot hold, or a walk option on an
-    output that is no walk (and the other way round)."""
+def check_request(kind: str, n: int, path: Path, interpolate: int | None, *,
+                  class_walk: bool = False) -> None:
+    """Fail before any model loads: a count the output cannot hold, a walk option on an
+    output that is no walk (and the other way round), an .mp4 without its encoder."""
     if n < 1:
         raise GanzooError(f"-n must be at least 1, got {n}")
-    if interpolate is not None and kind != GIF:
-        raise GanzooError(f"--interpolate makes a looped GIF of latent walks; name a .gif "
-                          f"with -o (got {path})")
-    if kind == GIF and interpolate is None:
-        raise GanzooError(f"{path} is a GIF: add --interpolate K to walk through K latents")
-    if kind in (GRID, GIF) and n > MAX_GRID:
+    if interpolate is not None and kind not in WALKS:
+        raise GanzooError(f"--interpolate makes a looped GIF of latent walks; name a .gif with "
+                          f"-o, or an .mp4 for a video (got {path})")
+    if kind in WALKS and interpolate is None:
+        raise GanzooError(f"{path} is a {'GIF' if kind == GIF else 'video'}: add --interpolate "
+                          "K to walk through K latents")
+    if class_walk and interpolate is None:
+        raise GanzooError("--class-walk is a kind of walk: add --interpolate K (the classes "
+                          "each cell visits) and name a .gif or an .mp4 with -o")
+    if kind == MP4:
+        mp4_codec()
+    if kind in (GRID, *WALKS) and n > MAX_GRID:
         raise GanzooError(f"-n {n} is more than one grid holds ({MAX_GRID}); write them to a "
                           "folder (-o DIR, one PNG per image) or an .npz, or score many "
                           "samples with 'ganzoo eval -n N'")
     if kind == FOLDER and n > MAX_FOLDER:
         raise GanzooError(f"-n {n} is more than one folder holds ({MAX_FOLDER}); write an "
                           ".npz or several folders with different --seed values")
-    if kind in (GRID, GIF, NPZ):
+    if kind in (GRID, NPZ, *WALKS):
         check_output(path if kind == GRID else path.with_suffix(".png"))
 
 
@@ -105,8 +122,8 @@ def write_samples(kind: str, path: Path, request: Request, draw: Draw, *, nrow: 
     progress = progress or (lambda done: None)
     if kind == FOLDER:
         return SampleFolder(path, request).fill(draw, progress)
-    if kind == GIF:
-        return _write_gif(path, request, draw, nrow, keys, frames, fps, progress)
+    if kind in WALKS:
+        return _write_walk(kind, path, request, draw, nrow, keys, frames, fps, progress)
     z = sample_latents(request.n, request.nz, request.seed, request.truncation)
     labels = class_labels(request.n, request.num_classes, request.class_index)
     pixels = np.concatenate([_drawn(draw, z, labels, start, progress)
@@ -163,23 +180,29 @@ def _write_npz(path: Path, pixels: np.ndarray, labels: np.ndarray | None,
     _write_file(path, buffer.getbuffer())
 
 
-def _write_gif(path: Path, request: Request, draw: Draw, nrow: int | None, keys: int,
-               frames: int, fps: float, progress: Progress) -> tuple[Path, int]:
-    if not fps > 0:
-        raise GanzooError(f"--fps must be above 0, got {fps}")
-    z = walk_latents(request.n, keys, frames, request.nz, request.seed, request.truncation)
-    labels = class_labels(request.n, request.num_classes, request.class_index)
-    pictures = []
-    for frame in z:  # one frame's grid at a time: memory stays at one frame's latents
-        pixels = np.asarray(draw(frame, labels), dtype=np.uint8)
-        pictures.append(_image(make_grid(pixels, nrow)))
-        progress(1)
-    buffer = io.BytesIO()
-    record = {**request.record(), "walk": {"keys": keys, "frames": frames, "fps": fps}}
-    pictures[0].save(buffer, "GIF", save_all=True, append_images=pictures[1:], loop=0,
-                     duration=round(1000 / fps), comment=json.dumps(record, sort_keys=True))
-    _write_file(path, buffer.getbuffer())
-    return path, len(pictures)
+def _write_walk(kind: str, path: Path, request: Request, draw: Draw, nrow: int | None,
+                keys: int, frames: int, fps: float, progress: Progress) -> tuple[Path, int]:
+    r = request
+    if r.class_walk:  # the grid's latents, fixed; class weights move
+        z = sample_latents(r.n, r.nz, r.seed, r.truncation)
+        steps = [(z, weights) for weights in class_walk(r.n, keys, frames, r.num_classes,
+                                                        r.class_index)]
+    else:
+        labels = class_labels(r.n, r.num_classes, r.class_index)
+        steps = [(frame, labels) for frame in walk_latents(r.n, keys, frames, r.nz, r.seed,
+                                                             r.truncation)]
+
+    def grids():  # one frame's grid at a time, encoded as it is drawn
+        for z_frame, labels_frame in steps:
+            pixels = np.asarray(draw(z_frame, labels_frame), dtype=np.uint8)
+            progress(1)
+            yield make_grid(pixels, nrow)
+
+    walk = {"through": "classes" if r.class_walk else "latents", "keys": keys,
+            "frames": frames, "fps": fps}
+    data, count = encode_walk(kind, grids(), fps, {**r.record(), "walk": walk})
+    _write_file(path, data)
+    return path, count
 
 
 class SampleFolder:

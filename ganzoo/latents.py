@@ -160,3 +160,38 @@ def walk_latents(n: int, keys: int, frames: int, nz: int, seed: int = 0,
     points = sample_latents(keys * n, nz, seed, truncation).reshape(keys, n, nz)
     return np.stack([slerp(points[s], points[(s + 1) % keys], f / frames)
                      for s in range(keys) for f in range(frames)])
+
+
+def check_class_walk(num_classes: int, keys: int) -> None:
+    """A class walk through ``keys`` classes needs a conditional generator with that many."""
+    if not num_classes:
+        raise GanzooError("--class-walk walks through a conditional generator's classes and "
+                          "this generator is unconditional: drop --class-walk (--interpolate "
+                          "alone walks through latents)")
+    if num_classes == 1:
+        raise GanzooError("--class-walk: this generator has one class, so there is nothing to "
+                          "walk through; drop --class-walk")
+    if keys > num_classes:
+        raise GanzooError(f"--class-walk with --interpolate {keys} visits {keys} classes per "
+                          f"cell, but this generator has {num_classes}: use --interpolate "
+                          f"2 to {num_classes}")
+
+
+def class_walk(n: int, keys: int, frames: int, num_classes: int,
+               class_index: int | None = None) -> np.ndarray:
+    """``[keys * frames, n, num_classes]`` float32 class weights of ``n`` looped class walks.
+
+    Cell ``j`` starts at its class of :func:`class_labels` (``j % num_classes``, or
+    ``class_index``) and moves through the next ``keys - 1`` classes in turn, blending linearly
+    over ``frames`` frames from one to the next (the last back to the first). Key frames are
+    one-hot, so frame 0 with the grid's latents is the grid ``ganzoo sample -n N`` draws.
+    """
+    check_class_walk(num_classes, keys)
+    if frames < 1:
+        raise GanzooError(f"--frames must be at least 1 (steps from one class to the next), "
+                          f"got {frames}")
+    start = class_labels(n, num_classes, class_index)
+    one_hot = np.eye(num_classes, dtype=np.float32)
+    stops = [one_hot[(start + s) % num_classes] for s in range(keys)]
+    return np.stack([(1 - f / frames) * stops[s] + (f / frames) * stops[(s + 1) % keys]
+                     for s in range(keys) for f in range(frames)]).astype(np.float32)

@@ -119,6 +119,42 @@ def test_conditional_models_use_their_labels(arch):
         g(z)
 
 
+def _conditional_generators() -> list[str]:
+    names = [c.full_name for c in host.get_table().components("architecture")
+             if getattr(c.value.generator, "conditional", False)]
+    host.reset()
+    return names
+
+
+@pytest.mark.parametrize("arch", _conditional_generators())
+def test_class_weights_mix_embeddings_and_one_hot_rows_are_the_labels(arch):
+    """Every conditional generator of the zoo takes class weights [N, C] (a class walk): a
+    one-hot row gives exactly its label's image, in float32 and under bf16 autocast, and a
+    small step away from it moves the image a little."""
+    cls = host.get_table().resolve("architecture", arch).value.generator
+    assert cls.soft_labels, f"{arch}: declare soft_labels = True (ganzoo.nn.embed_labels)"
+    torch.manual_seed(0)
+    g = cls(_tiny_config(cls, min(getattr(cls, "resolutions", (32,))), 3, num_classes=4))
+    with torch.no_grad():  # stand in for training: class parameters start out alike
+        for name, p in g.named_parameters():
+            if "gamma" in name or "beta" in name or "embed" in name:
+                p.normal_(1.0 if "gamma" in name else 0.0, 0.5)
+    g.eval()
+    z = torch.randn(4, g.config.nz)
+    labels = torch.tensor([0, 1, 2, 3])
+    one_hot = torch.eye(4)[labels]
+    with torch.no_grad():
+        assert torch.equal(g(z, one_hot), g(z, labels))
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            assert torch.equal(g(z, one_hot), g(z, labels))
+        a, b = g(z, torch.zeros(4, dtype=torch.long)), g(z, torch.ones(4, dtype=torch.long))
+        near = g(z, torch.tensor([[0.98, 0.02, 0.0, 0.0]]).expand(4, -1))
+    assert (a - b).abs().mean() > 1e-3
+    assert (near - a).abs().mean() < 0.2 * (b - a).abs().mean()
+    with pytest.raises(ValueError, match=r"class weights must be a float tensor \[N, 4\]"):
+        g(z, torch.ones(4, 3))
+
+
 def test_unconditional_sngan_resnet_has_no_class_parameters():
     g = create_generator("sngan-resnet", {"ngf": 4})
     d = create_discriminator("sngan-resnet", {"ndf": 4})

@@ -21,8 +21,9 @@ tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
 # Imported only under pytest.importorskip (tests) or by the ganzoo-timm plugin, never needed;
 # huggingface_hub only when an hf:// source is used, behind the `hub` extra (ganzoo[hub]);
-# matplotlib only by `ganzoo report`, behind the `report` extra (ganzoo[report]).
-OPTIONAL = {"timm", "torchvision", "huggingface_hub", "matplotlib"}
+# matplotlib only by `ganzoo report`, behind the `report` extra (ganzoo[report]);
+# av only for an .mp4 walk, behind the `video` extra (ganzoo[video]).
+OPTIONAL = {"timm", "torchvision", "huggingface_hub", "matplotlib", "av"}
 # Packages the tests install themselves (fixtures, scaffolds, the timm plugin).
 LOCAL = re.compile(r"^(ganzoo|tests|ganzoo_\w+|docs)$")
 

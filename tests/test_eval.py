@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import subprocess
 import sys
 import types
@@ -22,7 +23,7 @@ from ganzoo.errors import GanzooError
 from ganzoo.host import get_table
 from ganzoo.metrics.features import load_extractor
 from ganzoo.metrics.fmnist import load_fmnist_extractor
-from ganzoo.metrics.scoring import score_images
+from ganzoo.metrics.scoring import prepare_evaluation, score_images
 from ganzoo.store.checkpoint import latest_checkpoint, read_checkpoint
 from tests.conftest import TINY, run_cli
 
@@ -178,8 +179,8 @@ def test_cli_eval_appends_a_record_with_its_protocol(trained_run):
 
 
 def test_cli_eval_shows_a_progress_bar_on_a_terminal_only(trained_run):
-    """On a terminal (a real pseudo-terminal as stderr) eval draws a progress bar over the
-    images it generates; piped, as in CI logs, it prints none."""
+    """On a terminal (a real pseudo-terminal as stderr) eval draws one progress bar over the
+    images it generates and then measures; piped, as in CI logs, it prints none."""
     run, env = trained_run
     args = [sys.executable, "-m", "ganzoo", "eval", str(run), "--metrics", "fd", "-n", "300",
             "--batch", "100", "--no-log"]
@@ -200,9 +201,29 @@ def test_cli_eval_shows_a_progress_bar_on_a_terminal_only(trained_run):
     finally:
         os.close(primary)
     assert proc.returncode == 0 and "fd-fmnist" in proc.stdout
-    assert b"drawing 300 images" in terminal and b"100%" in terminal, terminal
+    assert b"drawing and scoring 300 images" in terminal, terminal
+    # 600 image passes in batches of 100: drawing ends at 50 %, the features fill the rest
+    shown = [int(p) for p in re.findall(rb"(\d+)%", terminal)]
+    assert shown == sorted(shown) and shown[-1] == 100, terminal
+    assert {16, 33, 50, 66, 83} <= set(shown), terminal
     piped = run_cli("eval", str(run), "--metrics", "fd", "-n", "300", "--no-log", env=env)
     assert "drawing" not in piped.stderr and "fd-fmnist" in piped.stdout
+
+
+def test_evaluation_work_counts_every_image_pass(trained_run, tmp_path, one_thread):
+    """What the bar's length is: the drawn images, one pass per extractor call over them,
+    and the reference images while their features are not cached; ``run`` reports exactly
+    that much."""
+    run, _ = trained_run
+    table = get_table()
+    done = []
+    first = prepare_evaluation(run, table=table, metrics="fd,is", n=20, cache=tmp_path,
+                               batch=8)
+    assert not first.reference_cached and first.work == 3 * 20 + 1000
+    first.run(progress=done.append)
+    assert sum(done) == first.work and max(done) <= 8
+    again = prepare_evaluation(run, table=table, metrics="kd", n=20, cache=tmp_path)
+    assert again.reference_cached and again.work == 2 * 20
 
 
 def test_cli_eval_inception_needs_a_file_with_the_right_hash(trained_run, tmp_path):

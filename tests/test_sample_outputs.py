@@ -1,6 +1,6 @@
 """Samples as files for other tools: truncation, a folder of PNGs (resumable), an .npz, and
-latent walk GIFs, from ``ganzoo sample`` (torch) and ``ganzoo generate`` / the runtime
-(onnxruntime), all real subprocesses and real files."""
+walks through latents or classes as GIF or MP4, from ``ganzoo sample`` (torch) and ``ganzoo
+generate`` / the runtime (onnxruntime), all real subprocesses and real files."""
 
 from __future__ import annotations
 
@@ -13,14 +13,17 @@ import time
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from ganzoo import runtime
 from ganzoo.errors import GanzooError
 from ganzoo.export import export_generator
 from ganzoo.host import get_table
-from ganzoo.images import make_grid
-from ganzoo.latents import sample_latents, slerp, walk_latents
+from ganzoo.images import make_grid, to_uint8
+from ganzoo.latents import class_walk, sample_latents, slerp, walk_latents
+from ganzoo.loading import load_generator
+from ganzoo.video import MP4, encode_walk
 from tests.conftest import run_cli
 from tests.test_export import write_generator
 
@@ -176,7 +179,8 @@ def test_walk_gif_from_torch_and_onnxruntime(models, tmp_path):
     for name in ("ort.gif", "torch.gif"):
         gif = Image.open(tmp_path / name)
         assert gif.n_frames == 15 and gif.size == (grid.shape[1], grid.shape[0])
-        assert json.loads(gif.info["comment"])["walk"] == {"keys": 3, "frames": 5, "fps": 16.0}
+        assert json.loads(gif.info["comment"])["walk"] == {"through": "latents", "keys": 3,
+                                                           "frames": 5, "fps": 16.0}
         assert gif.info["loop"] == 0
         first = np.asarray(gif.convert("RGB")).astype(int)
         assert np.abs(first - grid).mean() < 8  # frame 0 is the grid (GIF has 256 colours)
@@ -187,6 +191,103 @@ def test_walk_gif_from_torch_and_onnxruntime(models, tmp_path):
     assert np.abs(frames[1] - frames[0]).max() > 0
 
 
+def test_class_walk_keeps_each_latent_and_blends_classes(models, tmp_path):
+    """Cell i keeps latent i and walks from class i % 4 through the next ones; key frames are
+    the images of those classes, frames between them blend the class embeddings."""
+    weights = class_walk(2, keys=3, frames=4, num_classes=4, class_index=None)
+    assert weights.shape == (12, 2, 4)
+    assert weights[::4].argmax(-1).tolist() == [[0, 1], [1, 2], [2, 3]]
+    np.testing.assert_allclose(weights.sum(-1), 1, atol=1e-6)
+    np.testing.assert_allclose(weights[2, 0], [0.5, 0.5, 0, 0])  # halfway from 0 to 1
+    out = tmp_path / "classes.gif"
+    proc = run_cli("sample", str(models["cond"]), "-n", "4", "--interpolate", "4", "--frames",
+                   "3", "--class-walk", "--precision", "fp32", "-o", str(out))
+    assert "12 frames of 4 walks through 4 classes" in proc.stdout
+    gif = Image.open(out)
+    record = json.loads(gif.info["comment"])
+    assert record["walk"] == {"through": "classes", "keys": 4, "frames": 3, "fps": 16.0}
+    assert record["classes"] == "walk i goes from class i % 4 through the next classes in turn"
+    G, _ = load_generator(models["cond"], table=get_table())
+    z = torch.from_numpy(sample_latents(4, G.config.nz, 0))
+    with torch.no_grad():
+        keys = [to_uint8(G(z, (torch.arange(4) + s) % 4).numpy()) for s in range(4)]
+    frames = []
+    for index in range(gif.n_frames):
+        gif.seek(index)
+        frames.append(np.asarray(gif.convert("RGB")).astype(int))
+    for s, images in enumerate(keys):  # GIF has 256 colours: close, not equal
+        assert np.abs(frames[3 * s] - make_grid(images)).mean() < 8, s
+    between = np.abs(frames[1] - frames[0]).mean()
+    assert 0 < between < np.abs(frames[3] - frames[0]).mean()
+
+
+def test_class_walk_errors_name_the_fix(models, tmp_path):
+    proc = run_cli("sample", str(models["dcgan"]), "--interpolate", "3", "--class-walk", "-o",
+                   str(tmp_path / "w.gif"), check=False)
+    assert proc.returncode == 2 and "this generator is unconditional: drop --class-walk" in (
+        proc.stderr)
+    proc = run_cli("sample", str(models["cond"]), "--interpolate", "5", "--class-walk", "-o",
+                   str(tmp_path / "w.gif"), check=False)
+    assert "but this generator has 4: use --interpolate 2 to 4" in proc.stderr
+    proc = run_cli("generate", str(models["onnx"]), "--interpolate", "3", "--class-walk", "-o",
+                   str(tmp_path / "w.gif"), check=False)
+    beside = models["onnx"].with_name("generator.safetensors")
+    assert proc.returncode == 2 and "exported graph takes integer labels only" in proc.stderr
+    assert f"'ganzoo sample {beside} --interpolate K --class-walk" in proc.stderr
+    assert "Traceback" not in proc.stderr and not list(tmp_path.iterdir())
+
+
+def test_walk_mp4_from_torch_and_onnxruntime(models, tmp_path):
+    """An H.264 MP4 read back with PyAV: every frame, scaled up to a watchable size, frame 0
+    the grid; an odd-sized grid is padded to the even size 4:2:0 colour needs."""
+    import av
+
+    walk = ["-n", "4", "--interpolate", "3", "--frames", "5", "--seed", "2", "--fps", "12.5"]
+    run_cli("generate", str(models["onnx"]), *walk, "-o", str(tmp_path / "ort.mp4"))
+    proc = run_cli("sample", str(models["dcgan"]), *walk, "--precision", "fp32", "-o",
+                   str(tmp_path / "torch.mp4"))
+    assert "wrote" in proc.stdout and "15 frames of 4 walks through 3 latents" in proc.stdout
+    run_cli("generate", str(models["onnx"]), "-n", "4", "--seed", "2", "-o",
+            str(tmp_path / "grid.png"))
+    grid = np.asarray(Image.open(tmp_path / "grid.png").convert("RGB")).astype(int)
+    for name in ("ort.mp4", "torch.mp4"):
+        with av.open(str(tmp_path / name)) as video:
+            stream = video.streams.video[0]
+            record = json.loads(video.metadata["comment"])
+            scale = record["scale"]
+            assert stream.codec_context.name == "h264" and stream.average_rate == 12.5
+            assert (stream.width, stream.height) == (38 * scale, 38 * scale) and 38 * scale >= 512
+            assert record["walk"] == {"through": "latents", "keys": 3, "frames": 5, "fps": 12.5}
+            frames = [f.to_ndarray(format="rgb24") for f in video.decode(video=0)]
+        assert len(frames) == 15
+        middle = frames[0][scale // 2::scale, scale // 2::scale].astype(int)
+        assert np.abs(middle - grid).mean() < 4, name
+        assert np.abs(frames[1].astype(int) - frames[0]).mean() > 0
+    odd = [np.full((7, 5, 1), 40 * i, np.uint8) for i in range(3)]
+    data, count = encode_walk(MP4, odd, 10.0, {"what": "odd"})
+    (tmp_path / "odd.mp4").write_bytes(data)
+    with av.open(str(tmp_path / "odd.mp4")) as video:
+        pictures = [f.to_ndarray(format="rgb24") for f in video.decode(video=0)]
+    assert count == len(pictures) == 3 and pictures[0].shape == (7 * 103 + 1, 5 * 103 + 1, 3)
+    assert abs(int(pictures[2][5, 5, 0]) - 80) <= 3 and pictures[2][-1, -1].max() <= 20
+
+
+def test_mp4_without_pyav_is_one_error_before_any_model_loads(tmp_path):
+    """Without the package (one that fails to import, first on the path) the command stops
+    at once naming the extra, even before it looks for the model."""
+    fake = tmp_path / "site" / "av"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('No module named av')\n")
+    env = {"PYTHONPATH": str(tmp_path / "site")}
+    for command in ("sample", "generate"):
+        proc = run_cli(command, str(tmp_path / "no-such-model"), "--interpolate", "2", "-o",
+                       str(tmp_path / "walk.mp4"), env=env, check=False)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.startswith("error: writing an .mp4 needs PyAV: pip install "
+                                      "'ganzoo[video]'"), proc.stderr
+        assert not (tmp_path / "walk.mp4").exists()
+
+
 def test_help_pages_read_well():
     """Flags take no value, so no ``<bool>`` beside them; arguments carry their names."""
     for command in ([], ["train"], ["sample"], ["generate"], ["report"], ["export"]):
@@ -195,3 +296,5 @@ def test_help_pages_read_well():
     sample = run_cli("sample", "--help", env={"COLUMNS": "100"}).stdout
     assert "RUN" in sample and "--truncation" in sample and "PSI" in sample
     assert "--interpolate" in sample and " K " in sample
+    assert "--class-walk" in sample and ".mp4" in sample
+    assert "--class-walk" not in run_cli("generate", "--help", env={"COLUMNS": "100"}).stdout

@@ -1,8 +1,9 @@
 """The ``ganzoo`` typer app, its error handling, and :func:`main`.
 
-Each command group lives in a module of its own (:mod:`.train`, :mod:`.outputs`, :mod:`.zoo`,
-:mod:`.plugins`) that adds its commands to :data:`app`. Commands import what they run inside
-their bodies, so ``ganzoo --help`` and the torch-free ``ganzoo generate`` start fast.
+Each command group lives in a module of its own (:mod:`.train`, :mod:`.samples`,
+:mod:`.outputs`, :mod:`.zoo`, :mod:`.plugins`) that adds its commands to :data:`app`. Commands
+import what they run inside their bodies, so ``ganzoo --help`` and the torch-free
+``ganzoo generate`` start fast.
 """
 
 from __future__ import annotations
@@ -95,6 +96,14 @@ def _plugin_frame(exc: BaseException) -> traceback.FrameSummary | None:
         if any(path.is_relative_to(root) for root in roots):
             return frame
     return None
+
+
+def resolve_run(run: str, table):
+    """The local run folder or generator file a command's RUN names (a tag is fetched and
+    verified)."""
+    from ganzoo.weights import resolve_generator
+
+    return resolve_generator(run, table=table, log=lambda line: typer.echo(line, err=True))
 
 
 def main(argv: list[str] | None = None) -> None:

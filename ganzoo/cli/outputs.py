@@ -1,4 +1,5 @@
-"""Reading a run: ``ganzoo sample``, ``eval``, ``export`` and the torch-free ``generate``."""
+"""Reading a run: ``ganzoo eval`` and ``ganzoo export`` (``sample`` and ``generate`` are in
+:mod:`.samples`)."""
 
 from __future__ import annotations
 
@@ -9,138 +10,8 @@ from typing import Annotated
 
 import typer
 
-from ganzoo.cli.app import app
+from ganzoo.cli.app import app, resolve_run
 from ganzoo.errors import GanzooError
-
-OUTPUT_HELP = ("Where the images go: a .png grid, a folder (one PNG per image, the layout "
-               "torch-fidelity and clean-fid read; a rerun finishes an interrupted one), an "
-               ".npz (uint8 NHWC 'images', and 'labels' for a conditional generator), or a "
-               ".gif with --interpolate.")
-# Options 'sample' (torch) and 'generate' (onnxruntime) share, as they share their outputs.
-Count = Annotated[int, typer.Option("-n", help="Number of images (walks with --interpolate).")]
-Output = Annotated[Path, typer.Option("--output", "-o", help=OUTPUT_HELP)]
-ClassIndex = Annotated[int | None, typer.Option(
-    "--class", help="Class index for conditional generators.")]
-Truncation = Annotated[float | None, typer.Option(
-    metavar="PSI", help="Truncation psi: redraw latent elements beyond +-psi (more typical, "
-    "less varied images; 1 is typical). Recorded with the images.")]
-Interpolate = Annotated[int | None, typer.Option(
-    metavar="K", help="Write a looped GIF in which each of the -n cells walks (slerp) through "
-    "K seeded latents; frame 0 is the grid -o x.png would hold.")]
-Frames = Annotated[int, typer.Option(help="With --interpolate: frames from one latent to the "
-                                     "next.")]
-Fps = Annotated[float, typer.Option(help="With --interpolate: frames per second.")]
-Nrow = Annotated[int | None, typer.Option(help="Images per grid row.")]
-Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
-
-
-@app.command()
-def sample(
-    run: Annotated[str, typer.Argument(
-        metavar="RUN",
-        help="A run folder made by 'ganzoo train', a generator.safetensors, a hub folder "
-        "('ganzoo export --hub'), hf://OWNER/REPO, or a pretrained tag such as dcgan.fmnist "
-        "('ganzoo zoo list --pretrained').")],
-    n: Count = 64,
-    output: Output = Path("samples.png"),
-    seed: Annotated[int, typer.Option(help="Latent seed (the same images as 'ganzoo generate' "
-                                      "gives an export of this run).")] = 0,
-    class_: ClassIndex = None,
-    truncation: Truncation = None,
-    interpolate: Interpolate = None,
-    frames: Frames = 16,
-    fps: Fps = 16.0,
-    nrow: Nrow = None,
-    precision: Annotated[str, typer.Option(
-        help="auto (bf16 + channels_last where the CPU/GPU has bf16), fp32 (bit-comparable "
-        "with the ONNX export) or bf16.")] = "auto",
-    device: Device = "auto",
-) -> None:
-    """Sample a run's EMA generator (or pretrained weights): grid, PNG folder, .npz or walk GIF."""
-    import torch
-
-    from ganzoo.config import SAMPLE_PRECISIONS
-    from ganzoo.devices import choose_fast_path, resolve_device
-    from ganzoo.host import get_table
-    from ganzoo.images import to_uint8
-    from ganzoo.loading import load_generator
-    from ganzoo.sampling import generate_from
-
-    kind = _check_output(output, n, nrow, truncation, interpolate, frames)
-    if precision not in SAMPLE_PRECISIONS:
-        raise GanzooError(f"--precision must be {', '.join(SAMPLE_PRECISIONS[:-1])} or "
-                          f"{SAMPLE_PRECISIONS[-1]}, got {precision!r}")
-    dev = resolve_device(device)
-    fast = choose_fast_path(precision, dev)
-    table = get_table()
-    resolved = _resolve(run, table)
-    G, info = load_generator(resolved.path, table=table, device=str(dev))
-    if fast.channels_last:
-        G = G.to(memory_format=torch.channels_last)
-    cfg = info["generator_config"]
-
-    def draw(z, labels):
-        images = generate_from(G, z, labels, batch=256, device=dev, fast=fast)
-        return to_uint8(images.numpy())
-
-    about = {"source": run, "arch": info["arch"], "step": info["step"], "precision": fast.precision}
-    _write(kind, output, draw, n=n, nz=cfg.nz, num_classes=cfg.num_classes, seed=seed,
-           class_index=class_, truncation=truncation, about=about, nrow=nrow,
-           keys=interpolate, frames=frames, fps=fps,
-           done=f"step {info['step']}, {fast.precision}")
-
-
-def _check_output(output: Path, n: int, nrow: int | None, truncation: float | None,
-                  interpolate: int | None, frames: int) -> str:
-    """The kind of ``-o`` (grid, folder, npz, gif), after every check that needs no model."""
-    from ganzoo.image_files import check_request, output_kind
-    from ganzoo.images import check_nrow
-    from ganzoo.latents import check_truncation
-
-    kind = output_kind(output)
-    check_request(kind, n, output, interpolate)
-    check_nrow(nrow)
-    check_truncation(truncation)
-    if interpolate is not None and interpolate < 2:
-        raise GanzooError(f"--interpolate needs at least 2 latents to walk between, got "
-                          f"{interpolate}")
-    if frames < 1:
-        raise GanzooError(f"--frames must be at least 1, got {frames}")
-    return kind
-
-
-def _write(kind: str, output: Path, draw, *, n: int, nz: int, num_classes: int, seed: int,
-           class_index: int | None, truncation: float | None, about: dict, nrow: int | None,
-           keys: int | None, frames: int, fps: float, done: str) -> None:
-    """Draw and write ``-o`` with a progress bar on a terminal; an interrupted folder says
-    how to finish it."""
-    from ganzoo.image_files import FOLDER, GIF, Request, count_pngs, write_samples
-    from ganzoo.latents import check_seed
-
-    request = Request(n=n, nz=nz, num_classes=num_classes, seed=check_seed(seed),
-                      class_index=class_index, truncation=truncation, info=about)
-    total = keys * frames if kind == GIF else n
-    what = "frames" if kind == GIF else "images"
-    try:
-        with typer.progressbar(length=total, label=f"{what} for {output}", file=sys.stderr,
-                               hidden=not sys.stderr.isatty()) as bar:
-            path, drawn = write_samples(kind, output, request, draw, nrow=nrow, keys=keys or 0,
-                                        frames=frames, fps=fps, progress=bar.update)
-    except KeyboardInterrupt:
-        if kind != FOLDER:
-            raise
-        typer.echo(f"interrupted: {output} holds {count_pngs(output)} of {n} images; run the "
-                   "same command again to write the rest", err=True)
-        raise typer.Exit(130) from None
-    if kind == FOLDER:
-        kept = n - drawn
-        typer.echo(f"wrote {path}/ ({drawn} images" + (f", {kept} already there" if kept else "")
-                   + f", {done})")
-    elif kind == GIF:
-        typer.echo(f"wrote {path} ({drawn} frames of {n} walks through {keys} latents, {done})")
-    else:
-        typer.echo(f"wrote {path} ({n} images, {done})")
-
 
 # -- eval ------------------------------------------------------------------------------------
 
@@ -176,7 +47,7 @@ def eval_(
     """Score a run's EMA generator against its dataset; every score carries its protocol."""
     from ganzoo.devices import resolve_device
     from ganzoo.host import get_table
-    from ganzoo.metrics.scoring import evaluate
+    from ganzoo.metrics.scoring import prepare_evaluation
     from ganzoo.store.run import append_metrics
 
     if batch < 1:
@@ -188,15 +59,19 @@ def eval_(
                               "add --extractor inception")
         options["weights"] = str(inception_weights)
     table = get_table()
-    resolved = _resolve(run, table)
+    resolved = resolve_run(run, table)
     run = resolved.path
     data = data or (resolved.dataset if run.is_file() else None)
-    with typer.progressbar(length=n, label=f"drawing {n} images", file=sys.stderr,
+    job = prepare_evaluation(run, table=table, metrics=metrics, n=n, extractor=extractor,
+                             seed=seed, data=data, checkpoint=checkpoint,
+                             device=resolve_device(device), extractor_options=options,
+                             batch=batch)
+    label = f"drawing and scoring {n} images" + (
+        "" if job.reference_cached else f" (+{len(job.reference.images)} reference)")
+    # one bar over every image pass: drawing, then the extractor's (0: as wide as the terminal)
+    with typer.progressbar(length=job.work, label=label, file=sys.stderr, width=0,
                            hidden=not sys.stderr.isatty()) as bar:
-        result = evaluate(run, table=table, metrics=metrics, n=n, extractor=extractor,
-                          seed=seed, data=data, checkpoint=checkpoint,
-                          device=resolve_device(device), extractor_options=options, batch=batch,
-                          progress=bar.update)
+        result = job.run(progress=bar.update)
     record = result.record()
     if run.is_dir() and not no_log:
         append_metrics(run, record)
@@ -217,7 +92,7 @@ def eval_(
         typer.echo(f"appended to {run / 'metrics.jsonl'}")
 
 
-# -- export / generate -----------------------------------------------------------------------
+# -- export ----------------------------------------------------------------------------------
 
 
 @app.command()
@@ -282,7 +157,7 @@ def export(
     if license_ is not None and hub is None:
         raise GanzooError("--license only matters with --hub DIR; add --hub or drop --license")
     table = get_table()
-    resolved = _resolve(run, table)
+    resolved = resolve_run(run, table)
     source = resolved.path
     if hub is not None:
         out = hub
@@ -326,13 +201,6 @@ def export(
                    "http://localhost:8000)")
 
 
-def _resolve(run: str, table):
-    """The local run folder or generator file ``run`` names (a tag is fetched, verified)."""
-    from ganzoo.weights import resolve_generator
-
-    return resolve_generator(run, table=table, log=lambda line: typer.echo(line, err=True))
-
-
 def _fd_fmnist(reference, images):
     """fd-fmnist of ``images`` against ``reference`` (float32 NCHW in [-1, 1]), or why not."""
     if reference.shape[1] != 1:
@@ -351,38 +219,3 @@ def _fd_fmnist(reference, images):
     result = score_images(torch.from_numpy(images), data, table=get_table(), metrics="fd",
                           extractor="fmnist", use_cache=False)
     return dict(result.scores)
-
-
-@app.command()
-def generate(
-    model: Annotated[Path, typer.Argument(metavar="MODEL.onnx",
-                                          help="A generator.onnx made by 'ganzoo export'.")],
-    n: Count = 64,
-    output: Output = Path("generated.png"),
-    seed: Annotated[int, typer.Option(help="Latent seed (as for 'ganzoo sample').")] = 0,
-    class_: ClassIndex = None,
-    truncation: Truncation = None,
-    interpolate: Interpolate = None,
-    frames: Frames = 16,
-    fps: Fps = 16.0,
-    nrow: Nrow = None,
-    device: Device = "auto",
-    threads: Annotated[int | None, typer.Option(help="CPU threads (default: all "
-                                                "usable cores).")] = None,
-) -> None:
-    """Generate images with onnxruntime only (no torch): the outputs and images of 'sample'."""
-    from ganzoo.runtime import Generator
-
-    kind = _check_output(output, n, nrow, truncation, interpolate, frames)
-    gen = Generator(model, device=device, threads=threads)
-    meta = gen.metadata
-
-    def draw(z, labels):
-        return gen.to_uint8(gen.run(z, labels))
-
-    about = {"source": str(model), "arch": meta.arch, "step": meta.step}
-    _write(kind, output, draw, n=n, nz=meta.nz, num_classes=meta.num_classes, seed=seed,
-           class_index=class_, truncation=truncation, about=about, nrow=nrow,
-           keys=interpolate, frames=frames, fps=fps,
-           done=f"{meta.arch} step {meta.step}, {gen.provider}")
-

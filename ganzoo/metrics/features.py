@@ -3,6 +3,7 @@ the exact weights that every score it makes must name."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +53,8 @@ class LoadedExtractor:
         return x * (high - low) + low
 
     @torch.no_grad()
-    def _run(self, method: str, images: torch.Tensor) -> np.ndarray:
+    def _run(self, method: str, images: torch.Tensor,
+             progress: Callable[[int], None] | None = None) -> np.ndarray:
         fn = getattr(self.model, method, None)
         if fn is None:
             what = "the Inception score" if method == "logits" else method
@@ -62,13 +64,18 @@ class LoadedExtractor:
         for chunk in images.split(self.batch):
             self.calls += 1
             out.append(fn(self._prepare(chunk)).float().cpu())
+            if progress is not None:
+                progress(len(chunk))
         return torch.cat(out).numpy()
 
-    def features(self, images: torch.Tensor) -> np.ndarray:
-        return self._run("features", images)
+    def features(self, images: torch.Tensor,
+                 progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Feature vectors of ``images``; ``progress`` is told each batch's size once done."""
+        return self._run("features", images, progress)
 
-    def probabilities(self, images: torch.Tensor) -> np.ndarray:
-        logits = torch.from_numpy(self._run("logits", images)).double()
+    def probabilities(self, images: torch.Tensor,
+                      progress: Callable[[int], None] | None = None) -> np.ndarray:
+        logits = torch.from_numpy(self._run("logits", images, progress)).double()
         return torch.softmax(logits, dim=1).numpy()
 
 

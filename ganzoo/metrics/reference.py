@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,27 +47,47 @@ def _images_digest(images: torch.Tensor) -> str:
     return digest.hexdigest()
 
 
+def _cache_path(extractor: LoadedExtractor, digest: str, cache: Path | None) -> Path:
+    folder = (cache or cache_dir()) / "reference"
+    return folder / f"{extractor.name}-{extractor.sha256[:16]}-{digest[:24]}.safetensors"
+
+
+def cached_reference(data: ImageData, extractor: LoadedExtractor, *,
+                     cache: Path | None = None) -> ReferenceStats | None:
+    """The cached statistics of these exact images and weights, or None when they have not
+    been measured yet (or the cache file is unreadable, and will be rewritten)."""
+    digest = _images_digest(data.images)
+    return _read_cache(_cache_path(extractor, digest, cache), digest, data, extractor)
+
+
+def _read_cache(path: Path, digest: str, data: ImageData,
+                extractor: LoadedExtractor) -> ReferenceStats | None:
+    if not path.is_file():
+        return None
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            if (meta.get("format") == CACHE_FORMAT and meta.get("images_sha256") == digest
+                    and meta.get("extractor_sha256") == extractor.sha256):
+                return ReferenceStats(f.get_tensor("features").numpy(),
+                                      f.get_tensor("mu").numpy(), f.get_tensor("sigma").numpy(),
+                                      data.source, len(data.images), digest, path, True)
+    except Exception:  # an unreadable cache file is recomputed and rewritten
+        pass
+    return None
+
+
 def reference_statistics(data: ImageData, extractor: LoadedExtractor, *,
-                         cache: Path | None = None, use_cache: bool = True) -> ReferenceStats:
+                         cache: Path | None = None, use_cache: bool = True,
+                         progress: Callable[[int], None] | None = None) -> ReferenceStats:
     """Features of every reference image, from the cache when these exact images and weights
-    were measured before."""
+    were measured before; ``progress`` counts the images measured when they were not."""
     images = data.images
     digest = _images_digest(images)
-    folder = (cache or cache_dir()) / "reference"
-    path = folder / f"{extractor.name}-{extractor.sha256[:16]}-{digest[:24]}.safetensors"
-    if use_cache and path.is_file():
-        try:
-            with safe_open(str(path), framework="pt") as f:
-                meta = f.metadata() or {}
-                if (meta.get("format") == CACHE_FORMAT and meta.get("images_sha256") == digest
-                        and meta.get("extractor_sha256") == extractor.sha256):
-                    feats = f.get_tensor("features").numpy()
-                    return ReferenceStats(feats, f.get_tensor("mu").numpy(),
-                                          f.get_tensor("sigma").numpy(), data.source,
-                                          len(images), digest, path, True)
-        except Exception:  # an unreadable cache file is recomputed and rewritten
-            pass
-    feats = extractor.features(images)
+    path = _cache_path(extractor, digest, cache)
+    if use_cache and (cached := _read_cache(path, digest, data, extractor)) is not None:
+        return cached
+    feats = extractor.features(images, progress)
     mu, sigma = feature_statistics(feats)
     if use_cache:
         meta = {"format": CACHE_FORMAT, "images_sha256": digest, "source": data.source,

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from ganzoo.components import NameTable
 from ganzoo.data import ImageData, load_data
@@ -29,11 +30,12 @@ from ganzoo.metrics.maths import (
     kernel_distance,
     precision_recall,
 )
-from ganzoo.metrics.reference import reference_statistics
+from ganzoo.metrics.reference import cached_reference, reference_statistics
 from ganzoo.sampling import generate_images
 from ganzoo.version import __version__
 
 METRICS = ("fd", "kd", "is", "pr")
+FEATURE_METRICS = ("fd", "kd", "pr")  # the metrics that need the images' feature vectors
 FAKE_QUANTIZATION = "uint8 (clamped to [-1, 1], rounded to 256 levels like the reference)"
 LABELS = "classes in turn (balanced) for conditional generators"
 
@@ -81,11 +83,13 @@ def score_images(fakes: torch.Tensor, data: ImageData, *, table: NameTable | Non
                  extractor: str | LoadedExtractor = "fmnist",
                  seed: int = 0, device: str | torch.device = "cpu", cache: Path | None = None,
                  use_cache: bool = True, extractor_options: dict[str, Any] | None = None,
-                 protocol: dict[str, Any] | None = None) -> EvalResult:
+                 protocol: dict[str, Any] | None = None,
+                 progress: Callable[[int], None] | None = None) -> EvalResult:
     """Score any image source (``[N, C, H, W]`` uint8, or float in [-1, 1]) against ``data``.
 
     The generator-free entry point: corrupted reals, a subset of classes or a saved batch are
-    measured exactly as a generator's samples are.
+    measured exactly as a generator's samples are. ``progress`` counts images as the extractor
+    measures them (:attr:`Evaluation.work` says how many that will be).
     """
     names = parse_metrics(metrics)
     if not isinstance(fakes, torch.Tensor) or fakes.ndim != 4:
@@ -102,9 +106,9 @@ def score_images(fakes: torch.Tensor, data: ImageData, *, table: NameTable | Non
     else:
         ex = load_extractor(extractor, table=table, device=device, **(extractor_options or {}))
     fakes = quantize(fakes)
-    ref = reference_statistics(data, ex, cache=cache, use_cache=use_cache)
-    need_features = any(m in names for m in ("fd", "kd", "pr"))
-    fake_feats = ex.features(fakes) if need_features else None
+    ref = reference_statistics(data, ex, cache=cache, use_cache=use_cache, progress=progress)
+    need_features = any(m in names for m in FEATURE_METRICS)
+    fake_feats = ex.features(fakes, progress) if need_features else None
     scores: dict[str, float] = {}
     extra: dict[str, Any] = {}
     if "fd" in names:
@@ -118,7 +122,7 @@ def score_images(fakes: torch.Tensor, data: ImageData, *, table: NameTable | Non
         extra["kd"] = {"subsets": 100, "subset_size": min(1000, ref.count, len(fakes))}
     if "is" in names:
         splits = 10 if len(fakes) >= 10 else 1
-        score = inception_score(ex.probabilities(fakes), splits=splits)
+        score = inception_score(ex.probabilities(fakes, progress), splits=splits)
         scores[ex.score_name("is")] = score.mean
         scores[ex.score_name("is") + "-std"] = score.std
         extra["is"] = {"splits": splits}
@@ -148,18 +152,58 @@ def score_images(fakes: torch.Tensor, data: ImageData, *, table: NameTable | Non
     return EvalResult(scores, full)
 
 
-def evaluate(run: Any, *, table: NameTable, metrics: str | Sequence[str] = METRICS,
-             n: int = 10000,
-             extractor: str = "fmnist", seed: int = 0, data: str | ImageData | None = None,
-             checkpoint: Any = None, device: str | torch.device = "cpu",
-             cache: Path | None = None, extractor_options: dict[str, Any] | None = None,
-             batch: int = 250, progress: Callable[[int], None] | None = None) -> EvalResult:
-    """Score a run's EMA generator (or a ``generator.safetensors``) against its dataset.
+@dataclass
+class Evaluation:
+    """A generator, its extractor and its reference, loaded and ready to score.
 
-    ``data`` overrides the reference (a dataset name, a path, or loaded images); by default
-    it is the dataset the run trained on, at the run's resolution. ``progress`` is called with
-    the number of images of each batch drawn (``ganzoo eval``'s progress bar).
+    :attr:`work` counts the image passes :meth:`run` makes, so a progress bar knows its length
+    before anything runs: each generated image is drawn, then measured once per extractor pass
+    (features for fd/kd/pr, logits for is), and the reference images are measured too when
+    their features are not cached yet.
     """
+
+    generator: nn.Module
+    info: dict[str, Any]
+    reference: ImageData
+    extractor: LoadedExtractor
+    metrics: list[str]
+    n: int
+    seed: int
+    batch: int
+    device: str | torch.device
+    cache: Path | None
+    reference_cached: bool
+
+    @property
+    def work(self) -> int:
+        passes = (1 + any(m in self.metrics for m in FEATURE_METRICS)
+                  + ("is" in self.metrics))
+        return self.n * passes + (0 if self.reference_cached else len(self.reference.images))
+
+    def run(self, progress: Callable[[int], None] | None = None) -> EvalResult:
+        """Draw and score; ``progress`` is called with each batch's number of images, drawn
+        or measured, :attr:`work` in all."""
+        cfg, info = self.info["generator_config"], self.info
+        fakes = generate_images(self.generator, self.n, nz=cfg.nz,
+                                num_classes=cfg.num_classes, seed=self.seed, batch=self.batch,
+                                device=self.device, postprocess=quantize, progress=progress)
+        return score_images(fakes, self.reference, metrics=self.metrics,
+                            extractor=self.extractor, seed=self.seed, device=self.device,
+                            cache=self.cache, progress=progress, protocol={
+                                "step": info["step"], "checkpoint": str(info["checkpoint"]),
+                                "generator": info["arch"], "recipe": info["recipe_name"],
+                                "latents": LATENT_SAMPLER, "labels": LABELS,
+                            })
+
+
+def prepare_evaluation(run: Any, *, table: NameTable, metrics: str | Sequence[str] = METRICS,
+                       n: int = 10000, extractor: str = "fmnist", seed: int = 0,
+                       data: str | ImageData | None = None, checkpoint: Any = None,
+                       device: str | torch.device = "cpu", cache: Path | None = None,
+                       extractor_options: dict[str, Any] | None = None,
+                       batch: int = 250) -> Evaluation:
+    """:func:`evaluate`'s loading half: everything that can fail on a bad input fails here,
+    before any image is drawn."""
     if n < 2:
         raise GanzooError(f"-n must be at least 2, got {n}")
     names = parse_metrics(metrics)
@@ -176,11 +220,23 @@ def evaluate(run: Any, *, table: NameTable, metrics: str | Sequence[str] = METRI
         data = config["data"]["spec"]
     reference = (data if isinstance(data, ImageData)
                  else load_data(str(data), cfg.resolution, table=table))
-    fakes = generate_images(G, n, nz=cfg.nz, num_classes=cfg.num_classes, seed=seed,
-                            batch=batch, device=device, postprocess=quantize, progress=progress)
-    return score_images(fakes, reference, metrics=names, extractor=ex, seed=seed,
-                        device=device, cache=cache, protocol={
-                            "step": info["step"], "checkpoint": str(info["checkpoint"]),
-                            "generator": info["arch"], "recipe": info["recipe_name"],
-                            "latents": LATENT_SAMPLER, "labels": LABELS,
-                        })
+    cached = cached_reference(reference, ex, cache=cache) is not None
+    return Evaluation(G, info, reference, ex, names, n, seed, batch, device, cache, cached)
+
+
+def evaluate(run: Any, *, table: NameTable, metrics: str | Sequence[str] = METRICS,
+             n: int = 10000,
+             extractor: str = "fmnist", seed: int = 0, data: str | ImageData | None = None,
+             checkpoint: Any = None, device: str | torch.device = "cpu",
+             cache: Path | None = None, extractor_options: dict[str, Any] | None = None,
+             batch: int = 250, progress: Callable[[int], None] | None = None) -> EvalResult:
+    """Score a run's EMA generator (or a ``generator.safetensors``) against its dataset.
+
+    ``data`` overrides the reference (a dataset name, a path, or loaded images); by default
+    it is the dataset the run trained on, at the run's resolution. ``progress`` is called with
+    the number of images of each batch drawn or measured (:attr:`Evaluation.work` in all).
+    """
+    return prepare_evaluation(run, table=table, metrics=metrics, n=n, extractor=extractor,
+                              seed=seed, data=data, checkpoint=checkpoint, device=device,
+                              cache=cache, extractor_options=extractor_options,
+                              batch=batch).run(progress)

@@ -1,6 +1,6 @@
 """Layers shared by the built-in architectures."""
 
-from ganzoo.nn.conditional import ClassProjection, ConditionalBatchNorm2d
+from ganzoo.nn.conditional import ClassProjection, ConditionalBatchNorm2d, embed_labels
 from ganzoo.nn.equalized import EqualizedConv2d, EqualizedLinear
 from ganzoo.nn.init import dcgan_init
 from ganzoo.nn.norm import MinibatchStdDev, PixelNorm
@@ -14,6 +14,7 @@ __all__ = [
     "MinibatchStdDev",
     "PixelNorm",
     "dcgan_init",
+    "embed_labels",
     "sn",
     "spectral_norm_all",
 ]

@@ -13,9 +13,26 @@ def require_labels(labels: torch.Tensor | None, who: str) -> torch.Tensor:
     return labels
 
 
+def embed_labels(table: nn.Embedding, labels: torch.Tensor) -> torch.Tensor:
+    """``table``'s rows for int labels ``[N]``, or their mix for float class weights
+    ``[N, num_classes]`` (``weights @ table.weight``): a class walk blends embeddings this
+    way, and a one-hot row gives exactly its class's row.
+
+    The mix runs in float64, which neither autocast (bf16 sampling) nor TF32 matmuls round,
+    so a one-hot row returns the very row a lookup does.
+    """
+    if not labels.is_floating_point():
+        return table(labels)
+    if labels.dim() != 2 or labels.shape[1] != table.num_embeddings:
+        raise ValueError(f"class weights must be a float tensor [N, {table.num_embeddings}], "
+                         f"got {list(labels.shape)}")
+    return (labels.double() @ table.weight.double()).to(table.weight.dtype)
+
+
 class ConditionalBatchNorm2d(nn.Module):
-    """BatchNorm whose scale and shift are looked up per class; with ``num_classes=0`` it is
-    an ordinary affine BatchNorm2d, so one model definition serves both cases."""
+    """BatchNorm whose scale and shift are looked up per class (or mixed, for class weights:
+    :func:`embed_labels`); with ``num_classes=0`` it is an ordinary affine BatchNorm2d, so one
+    model definition serves both cases."""
 
     def __init__(self, num_features: int, num_classes: int = 0) -> None:
         super().__init__()
@@ -32,7 +49,8 @@ class ConditionalBatchNorm2d(nn.Module):
         if not self.num_classes:
             return x
         labels = require_labels(labels, "ConditionalBatchNorm2d")
-        return x * self.gamma(labels)[:, :, None, None] + self.beta(labels)[:, :, None, None]
+        gamma, beta = embed_labels(self.gamma, labels), embed_labels(self.beta, labels)
+        return x * gamma[:, :, None, None] + beta[:, :, None, None]
 
 
 class ClassProjection(nn.Module):

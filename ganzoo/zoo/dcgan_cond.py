@@ -11,7 +11,7 @@ from torch import nn
 
 from ganzoo.hooks import hookimpl
 from ganzoo.hooktypes import RegisterArchitecture
-from ganzoo.nn import ClassProjection, ConditionalBatchNorm2d, dcgan_init
+from ganzoo.nn import ClassProjection, ConditionalBatchNorm2d, dcgan_init, embed_labels
 from ganzoo.nn.conditional import require_labels
 from ganzoo.zoo.dcgan import (
     RESOLUTIONS,
@@ -29,6 +29,7 @@ class CondDCGANGenerator(nn.Module):
     config_class = DCGANGeneratorConfig
     resolutions = RESOLUTIONS
     conditional = True
+    soft_labels = True
 
     def __init__(self, config: DCGANGeneratorConfig) -> None:
         super().__init__()
@@ -50,7 +51,8 @@ class CondDCGANGenerator(nn.Module):
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         labels = labels if self.config.num_classes else None
         if self.embed is not None:
-            z = torch.cat([z, self.embed(require_labels(labels, "CondDCGANGenerator"))], dim=1)
+            labels = require_labels(labels, "CondDCGANGenerator")
+            z = torch.cat([z, embed_labels(self.embed, labels)], dim=1)
         h = z[:, :, None, None]
         for conv, norm in zip(self.convs, self.norms):
             h = F.relu(norm(conv(h), labels))

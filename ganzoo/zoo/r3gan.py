@@ -31,7 +31,7 @@ from ganzoo.config import DiscriminatorConfig, GeneratorConfig
 from ganzoo.errors import GanzooError
 from ganzoo.hooks import hookimpl
 from ganzoo.hooktypes import RegisterArchitecture
-from ganzoo.nn import ClassProjection
+from ganzoo.nn import ClassProjection, embed_labels
 
 PAPER = "https://arxiv.org/abs/2501.05441"
 RESOLUTIONS = (16, 32, 64)
@@ -124,6 +124,7 @@ class R3GANGenerator(nn.Module):
     config_class = R3GANGeneratorConfig
     resolutions = RESOLUTIONS
     conditional = True
+    soft_labels = True
 
     def __init__(self, config: R3GANGeneratorConfig) -> None:
         super().__init__()
@@ -143,7 +144,7 @@ class R3GANGenerator(nn.Module):
         if self.embed is not None:
             if labels is None:
                 raise ValueError("this r3gan generator is class-conditional: pass labels")
-            z = torch.cat([z, self.embed(labels)], dim=1)
+            z = torch.cat([z, embed_labels(self.embed, labels)], dim=1)
         x = F.leaky_relu(self.basis(z), SLOPE).view(z.shape[0], -1, 4, 4)
         for i, stage in enumerate(self.stages):
             x = stage(x)

@@ -184,6 +184,7 @@ class SNResNetGenerator(nn.Module):
     config_class = SNResNetGeneratorConfig
     resolutions = RESOLUTIONS
     conditional = True
+    soft_labels = True
 
     def __init__(self, config: SNResNetGeneratorConfig) -> None:
         super().__init__()
