@@ -16,7 +16,12 @@ settings (graph optimization level, execution mode, thread spinning) to show wha
 worth; the load average is printed because other work on the machine changes the picture
 (spinning threads suffer most from it).
 
+``--model`` benchmarks a trained generator instead (a run folder, a generator.safetensors or a
+pretrained tag such as r3gan.fmnist; unconditional ones), so the int8 rows show what a real
+recipe's graph gains, not only DCGAN-64's.
+
     python benchmarks/inference.py --batch 64 --rounds 7 --threads 2
+    python benchmarks/inference.py --model r3gan.fmnist --no-settings --load-rounds 0
 """
 
 from __future__ import annotations
@@ -54,6 +59,18 @@ def dcgan64(nz: int, ngf: int, channels: int) -> tuple[torch.nn.Module, object]:
         for _ in range(2):
             G(torch.randn(64, nz))
     return G.eval().requires_grad_(False), G.config
+
+
+def trained(spec: str) -> tuple[torch.nn.Module, Path, str]:
+    """(generator, the file or folder to export, a title) for a run, file or pretrained tag."""
+    from ganzoo.loading import load_generator
+    from ganzoo.weights import resolve_generator
+
+    path = resolve_generator(spec, table=get_table()).path
+    G, info = load_generator(path, table=get_table())
+    if info["generator_config"].num_classes:
+        raise SystemExit(f"{spec} is class-conditional; --model takes unconditional generators")
+    return G, path, f"{spec} ({info['arch']} generator, step {info['step']})"
 
 
 def session(path: Path, threads: int, level: str = "all", parallel: bool = False,
@@ -163,17 +180,25 @@ def main() -> None:
                         help="skip the ONNX Runtime settings table")
     parser.add_argument("--load-rounds", type=int, default=5,
                         help="rounds of the model load and first image table (0 skips it)")
+    parser.add_argument("--model", default=None,
+                        help="a trained unconditional generator to measure instead of DCGAN-64 "
+                        "(run folder, generator.safetensors or pretrained tag)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    G, config = dcgan64(args.nz, args.ngf, args.channels)
-    G_cl = copy.deepcopy(G).to(memory_format=torch.channels_last)
-    z_np = sample_latents(args.batch, args.nz, 0)
-    z = torch.from_numpy(z_np)
 
     with tempfile.TemporaryDirectory() as tmp:
-        st = Path(tmp) / "generator.safetensors"
-        st.write_bytes(generator_bytes(G, "ganzoo:dcgan", config, 0, "dcgan-64"))
+        if args.model:
+            G, st, title = trained(args.model)
+            args.nz = G.config.nz
+        else:
+            G, config = dcgan64(args.nz, args.ngf, args.channels)
+            st = Path(tmp) / "generator.safetensors"
+            st.write_bytes(generator_bytes(G, "ganzoo:dcgan", config, 0, "dcgan-64"))
+            title = f"DCGAN-64 generator (nz {args.nz}, ngf {args.ngf}, {args.channels} channels)"
+        G_cl = copy.deepcopy(G).to(memory_format=torch.channels_last)
+        z_np = sample_latents(args.batch, args.nz, 0)
+        z = torch.from_numpy(z_np)
         fp32 = export_generator(st, Path(tmp) / "fp32", table=get_table())
         fp16 = export_generator(st, Path(tmp) / "fp16", fp16=True, table=get_table())
         sub = export_generator(st, Path(tmp) / "subpixel", subpixel=True, table=get_table())
@@ -206,7 +231,7 @@ def main() -> None:
             with torch.inference_mode():
                 return G_cl(z)
 
-        fast = choose_fast_path("auto", torch.device("cpu"))
+        fast = choose_fast_path("auto", torch.device("cpu"), sampling=True)
 
         def ganzoo_default():
             with torch.inference_mode(), fast.autocast(torch.device("cpu")):
@@ -225,9 +250,8 @@ def main() -> None:
             "onnxruntime fp32, from the cached graph": lambda: ort32_cached.run(z_np),
             "onnxruntime int8, from the cached graph": lambda: ort8_cached.run(z_np),
         }, args.rounds)
-        print(f"DCGAN-64 generator (nz {args.nz}, ngf {args.ngf}, {args.channels} channels), "
-              f"batch {args.batch}, {args.threads} threads, median of {args.rounds} rounds; "
-              f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load "
+        print(f"{title}, batch {args.batch}, {args.threads} threads, median of {args.rounds} "
+              f"rounds; {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load "
               f"average {load[0]:.1f} at start; torch {torch.__version__}, onnxruntime "
               f"{ort.__version__}; exporter {fp32.exporter}, fp16 max abs error "
               f"{fp16.parity.max_abs_error:.3g}, sub-pixel max abs error "

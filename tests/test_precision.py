@@ -27,6 +27,18 @@ def test_cpu_choice_is_deterministic_given_the_capability(requested, capable, wa
     assert (fast.precision, fast.channels_last, fast.fused_adam) == (want, channels_last, False)
 
 
+@pytest.mark.parametrize(("requested", "capable", "want", "channels_last"), [
+    ("auto", True, "bf16", True),
+    ("auto", False, "fp32", True),  # channels_last draws faster in fp32 too
+    ("fp32", True, "fp32", False),  # explicit fp32: the layout ONNX parity compares against
+    ("fp32", False, "fp32", False),
+])
+def test_sampling_takes_channels_last_where_auto_picks_fp32(requested, capable, want,
+                                                            channels_last):
+    fast = choose_fast_path(requested, CPU, cpu_bf16=capable, sampling=True)
+    assert (fast.precision, fast.channels_last) == (want, channels_last)
+
+
 def test_fp16_on_cpu_is_refused():
     with pytest.raises(GanzooError, match="fp16 is for GPUs"):
         choose_fast_path("fp16", CPU, cpu_bf16=True)

@@ -56,8 +56,9 @@ def sample(
     fps: Fps = 16.0,
     nrow: Nrow = None,
     precision: Annotated[str, typer.Option(
-        help="auto (bf16 + channels_last where the CPU/GPU has bf16), fp32 (bit-comparable "
-        "with the ONNX export) or bf16.")] = "auto",
+        help="auto (bf16 + channels_last where the CPU/GPU has bf16, else fp32 + "
+        "channels_last on a CPU), fp32 (NCHW, bit-comparable with the ONNX export) or "
+        "bf16.")] = "auto",
     device: Device = "auto",
 ) -> None:
     """Sample a run's EMA generator (or pretrained weights): grid, PNG folder, .npz or a
@@ -77,7 +78,7 @@ def sample(
         raise GanzooError(f"--precision must be {', '.join(SAMPLE_PRECISIONS[:-1])} or "
                           f"{SAMPLE_PRECISIONS[-1]}, got {precision!r}")
     dev = resolve_device(device)
-    fast = choose_fast_path(precision, dev)
+    fast = choose_fast_path(precision, dev, sampling=True)
     table = get_table()
     resolved = resolve_run(run, table)
     G, info = load_generator(resolved.path, table=table, device=str(dev))
