@@ -6,7 +6,8 @@ baseline, ``benchmarks/plain_dcgan.py`` (the paper's DCGAN in ~100 lines, no gan
 Then ``--n`` samples of each generator (the EMA one for recipes) are scored with one protocol:
 fd / kd / precision / recall on the extractor's features, and class coverage from the fmnist
 classifier's predicted classes (classes holding >= 1 % of the samples, and the KL divergence
-of the histogram to uniform); conditional recipes also get class accuracy (the share of
+of the histogram to uniform; the first row is the reference images' own, the floor the
+classifier's errors set); conditional recipes also get class accuracy (the share of
 samples the classifier puts in the class they were drawn for). Every fd is also printed as a
 ratio to the baseline's from the same run.
 
@@ -18,6 +19,7 @@ reached). ``--seeds 0,1,2`` repeats every row and prints the mean and spread.
     python benchmarks/quality.py --seconds 600 --n 10000 --recipes dcgan,r3gan --seeds 0,1,2
     python benchmarks/quality.py --seconds 600 --steps 4500 --recipes r3gan   # cosine over 4,500
     python benchmarks/quality.py --steps 20 --n 500 --recipes dcgan          # smoke run
+    python benchmarks/quality.py --recipes r3gan,r3gan+train.lr=2e-3         # a variant
 """
 
 from __future__ import annotations
@@ -64,9 +66,23 @@ def train(name: str, out: Path, args: argparse.Namespace, seed: int) -> float:
     # recipe's step-based schedules (cosine lr and regularizer weight), so they can run their
     # course within the budget.
     steps = args.steps or (10**7 if args.seconds else 2000)
-    command = [sys.executable, "-m", "ganzoo", "train", "--arch", name, "--steps", str(steps),
+    recipe, *overrides = name.split("+")
+    command = [sys.executable, "-m", "ganzoo", "train", "--arch", recipe, "--steps", str(steps),
                "--seed", str(seed), "--out", str(out), "--device", args.device, "--quiet"]
+    for override in overrides:
+        command += ["--set", override]
     return run(command, args.seconds)
+
+
+def finished(name: str, out: Path, args: argparse.Namespace) -> bool:
+    """With ``--reuse``: ``out`` already holds this row's run at this step budget."""
+    if not args.reuse or args.seconds:
+        return False
+    if name == BASELINE:
+        return (out / "samples.npz").is_file()
+    from ganzoo.store.checkpoint import list_checkpoints
+
+    return any(step == (args.steps or 2000) for step, _ in list_checkpoints(out))
 
 
 def samples(name: str, out: Path, n: int, seed: int, table) -> tuple[torch.Tensor, int, int]:
@@ -104,12 +120,17 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=0,
                     help="train each run for this long instead (steps are then a ceiling)")
     ap.add_argument("--n", type=int, default=10000, help="samples scored per run")
-    ap.add_argument("--recipes", default="", help="comma-separated recipes (default: all); "
-                    f"the baseline ({BASELINE}) always runs first")
+    ap.add_argument("--recipes", default="", help="comma-separated recipes (default: all), "
+                    "each optionally with '+KEY=VALUE' overrides (ganzoo train --set); the "
+                    f"baseline ({BASELINE}) always runs first")
     ap.add_argument("--seeds", default="0", help="comma-separated training seeds")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--runs-dir", type=Path, default=None,
                     help="keep the runs here (default: a temporary folder)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="with --runs-dir and a step budget: score a run already there "
+                    "(RECIPE-sSEED, trained to --steps) instead of training it again; its "
+                    "train wall shows as -")
     args = ap.parse_args()
 
     from ganzoo.data import load_data
@@ -120,7 +141,7 @@ def main() -> None:
     table = get_table()
     known = [c.name for c in table.components("recipe")]
     recipes = [r.strip() for r in args.recipes.split(",") if r.strip()] or known
-    missing = sorted(set(recipes) - set(known))
+    missing = sorted({r.split("+")[0] for r in recipes} - set(known))
     if missing:
         raise SystemExit(f"unknown recipes {missing}; the zoo has {known}")
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -133,14 +154,15 @@ def main() -> None:
         for seed in seeds:
             for name in [BASELINE, *recipes]:
                 out = root / f"{name}-s{seed}"
-                wall = train(name, out, args, seed)
+                timing = {} if finished(name, out, args) else {"wall": train(name, out, args,
+                                                                             seed)}
                 fakes, num_classes, steps = samples(name, out, args.n, 0, table)
                 result = score_images(fakes, reference, table=table, metrics="fd,kd,pr",
                                       extractor=extractor, seed=0)
                 names = result.protocol["score_names"]
                 row = {"fd": result.scores[names["fd"]], "kd": result.scores[names["kd"]],
                        "precision": result.scores[names["precision"]],
-                       "recall": result.scores[names["recall"]], "wall": wall, "steps": steps,
+                       "recall": result.scores[names["recall"]], **timing, "steps": steps,
                        **coverage(fakes, num_classes, extractor)}
                 rows.setdefault(name, []).append(row)
                 print(f"{name} seed {seed}: {json.dumps(row)}", file=sys.stderr, flush=True)
@@ -161,6 +183,9 @@ def main() -> None:
     print(f"| recipe | {names['fd']} | × baseline | {names['kd']} | precision | recall | "
           "classes | KL to uniform | class acc | steps | train wall (s) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    real = coverage(reference.images, 0, extractor)  # the classifier's own bias: a floor
+    print(f"| real images ({reference.source}) | - | - | - | - | - | {real['classes']} | "
+          f"{real['kl']:.3f} | - | - | - |")
     for name in rows:
         ratio = statistics.fmean(r["fd"] for r in rows[name]) / base
         steps = statistics.fmean(r["steps"] for r in rows[name])
