@@ -110,7 +110,9 @@ def test_int8_export_runs_torch_free_and_records_calibration_and_cost(tmp_path):
     calibration = json.loads(m.calibration)
     assert calibration == {"method": "MinMax", "count": 64, "seed": 7,
                            "latent_sampler": "ganzoo-normal/1", "labels": "none"}
-    assert json.loads(m.quantization)["weights"] == "int8 per-channel symmetric"
+    settings = json.loads(m.quantization)
+    assert settings["weights"] == "int8 per-channel symmetric, 7-bit range (reduce_range)"
+    assert settings["reduce_range"] is True
     cost = m.quality()
     assert cost == result.quality and cost["n"] == 100
     assert 0 <= cost["fd-fmnist"] < 5 and 0 < cost["mean_abs_error"] < 0.1

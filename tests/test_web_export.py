@@ -154,12 +154,13 @@ def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
     return (weights[0] * a64 + weights[1] * b64).astype(np.float32)
 
 
-def assert_close(got: np.ndarray, want: np.ndarray) -> None:
+def assert_close(got: np.ndarray, want: np.ndarray, levels: int = 2) -> None:
     """WASM and onnxruntime's CPU kernels differ in the last float bits: a pixel may round
-    one level apart, rarely."""
+    one level apart, rarely. In an int8 graph such a rounding is requantized on the way, so
+    it can grow to a few levels (``levels``), still rarely."""
     assert got.shape == want.shape
     diff = np.abs(got.astype(np.int16) - want.astype(np.int16))
-    assert diff.max() <= 2 and (diff > 0).mean() < 0.01, (diff.max(), (diff > 0).mean())
+    assert diff.max() <= levels and (diff > 0).mean() < 0.01, (diff.max(), (diff > 0).mean())
 
 
 @pytest.fixture(scope="module")
@@ -303,7 +304,9 @@ def test_int8_export_runs_in_the_page_on_wasm(browser_run):
     site = json.loads((tmp / "www" / "int8" / "model.json").read_text())
     assert site["precision"] == "int8" and json.loads(site["calibration"])["count"] == 16
     gen = Generator(model, device="cpu", threads=1)
-    assert_close(page_pixels(page["grids"][0]), to_uint8(gen.generate(16, seed=5)))
+    # 7-bit weights (reduce_range) keep onnxruntime's AVX2 int8 sums from saturating: with
+    # 8-bit ones this CPU drew pixels up to 59 levels from the page's
+    assert_close(page_pixels(page["grids"][0]), to_uint8(gen.generate(16, seed=5)), levels=4)
     timing = page["timing"]
     assert timing["loadMs"] > 0 and len(timing["runs"]) == 4  # the first grid and 3 more
     assert all(ms > 0 for ms in timing["runs"])
